@@ -1,0 +1,221 @@
+"""ember_mlx's Module: the backend's ``nn.Module`` plus the seeds' conventions.
+
+On the mlx backend a :class:`Module` is a real ``mlx.nn.Module`` (it works with mlx's optimizers,
+``nn.value_and_grad`` and safetensors files); on torch and numpy it is the mirror's Module, which
+behaves the same. On top it adds:
+
+* ``get_config()`` / ``from_config(config)``: the constructor arguments, recorded when the module
+  is built, so ``type(m).from_config(m.get_config())`` builds an identical architecture;
+* ``named_parameters()``: ``(dotted_name, array)`` pairs, the names used in checkpoints;
+* ``save(path)`` / ``Module.load(path)``: config and weights in one safetensors file, written
+  atomically; a truncated or foreign file raises and leaves the model as it was;
+* :class:`Parameter`: ``self.w = Parameter(data, requires_grad=False)`` stores ``data`` as a
+  frozen (saved, not trained) array.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from ember_mlx.backend import mx, nn, utils
+from ember_mlx.checkpoint import CheckpointError, load_arrays, save_arrays
+
+FORMAT = "ember_mlx.module/1"
+
+
+class Parameter:
+    """An array to be stored on a :class:`Module`, trainable unless ``requires_grad=False``.
+
+    ``Parameter`` only marks an assignment: ``module.w = Parameter(x)`` stores the array
+    ``mx.array(x)`` under ``w`` and, for ``requires_grad=False``, freezes it, so it is saved and
+    loaded with the weights but left out of ``trainable_parameters()`` and gradients.
+    """
+
+    def __init__(self, data: Any, requires_grad: bool = True):
+        self.data = data if isinstance(data, mx.array) else mx.array(data)
+        self.requires_grad = bool(requires_grad)
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={tuple(self.data.shape)}, requires_grad={self.requires_grad})"
+
+
+def _encode(value: Any, argument: str) -> Any:
+    """Turn a constructor argument into JSON; objects with ``get_config`` keep their class."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, argument) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v, argument) for k, v in value.items()}
+    if hasattr(value, "get_config"):
+        cls = type(value)
+        return {
+            "__class__": f"{cls.__module__}.{cls.__qualname__}",
+            "config": _encode(value.get_config(), argument),
+        }
+    if hasattr(value, "tolist"):
+        return _encode(value.tolist(), argument)
+    raise TypeError(
+        f"get_config: constructor argument {argument!r} of type {type(value).__name__} is not "
+        "JSON-serialisable; give it a get_config()/from_config() pair"
+    )
+
+
+def _resolve_class(qualified: str) -> type:
+    """The class a config names: from ember_mlx, or from a module the program already imported.
+
+    A checkpoint must not make us import arbitrary modules, so a user's own class loads once the
+    module defining it is imported (as it is when the program that uses it runs).
+    """
+    module_name, _, name = qualified.rpartition(".")
+    if not (module_name.startswith("ember_mlx.") or module_name in sys.modules):
+        raise CheckpointError(
+            f"config: class {qualified!r} is not from ember_mlx and its module is not imported; "
+            f"import {module_name!r} before loading"
+        )
+    obj: Any = importlib.import_module(module_name)
+    for part in name.split("."):
+        obj = getattr(obj, part, None)
+    if not isinstance(obj, type) or not hasattr(obj, "from_config"):
+        raise CheckpointError(f"config: {qualified!r} is not a class with from_config")
+    return obj
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        if "__class__" in value and set(value) == {"__class__", "config"}:
+            return _resolve_class(value["__class__"]).from_config(_decode(value["config"]))
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+class Module(nn.Module):
+    """Base class of every ember_mlx layer and model (see the module docstring)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            return
+
+        @functools.wraps(init)
+        def recording_init(self: Module, *args: Any, **kw: Any) -> None:
+            # The outermost constructor records its arguments; a subclass calling
+            # super().__init__ must not overwrite them.
+            if "_config" not in self.__dict__:
+                bound = inspect.signature(init).bind(self, *args, **kw)
+                bound.apply_defaults()
+                arguments = dict(bound.arguments)
+                arguments.pop(next(iter(arguments)))
+                for name, param in inspect.signature(init).parameters.items():
+                    if param.kind is param.VAR_KEYWORD:
+                        arguments.update(arguments.pop(name, {}))
+                    elif param.kind is param.VAR_POSITIONAL:
+                        arguments[name] = list(arguments.pop(name, ()))
+                object.__setattr__(self, "_config", arguments)
+            init(self, *args, **kw)
+
+        cls.__init__ = recording_init
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if isinstance(value, Parameter):
+            super().__setattr__(key, value.data)
+            if not value.requires_grad:
+                self.freeze(recurse=False, keys=[key])
+            elif key in getattr(self, "_no_grad", ()):
+                self.unfreeze(recurse=False, keys=[key])
+            return
+        super().__setattr__(key, value)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments as JSON-ready values (nested objects by class and config)."""
+        arguments = self.__dict__.get("_config", {})
+        return {name: _encode(value, name) for name, value in arguments.items()}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Module:
+        """Build a module from :meth:`get_config` output (fresh weights)."""
+        if not isinstance(config, dict):
+            raise TypeError(f"from_config: config must be a dict, got {type(config).__name__}")
+        config = _decode(config)
+        positional = [
+            p
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.kind is p.VAR_POSITIONAL
+        ]
+        args = config.pop(positional[0].name, []) if positional else []
+        return cls(*args, **config)
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Any]]:
+        """Yield ``(name, array)`` for every parameter, with dotted checkpoint names."""
+        tree = self.parameters()
+        if not recurse:
+            tree = {k: v for k, v in tree.items() if isinstance(v, mx.array)}
+        for name, value in utils.tree_flatten(tree):
+            yield (f"{prefix}.{name}" if prefix else name), value
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write config and weights to one ``.safetensors`` file, atomically."""
+        cls = type(self)
+        metadata = {
+            "format": FORMAT,
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "config": json.dumps(self.get_config()),
+        }
+        save_arrays(path, dict(self.named_parameters()), metadata)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Module:
+        """Rebuild a module saved with :meth:`save`: same class, config and weights.
+
+        Called on a base class (``Module.load``), it builds the class recorded in the file;
+        called on a subclass, the file must hold that subclass.
+        """
+        arrays, metadata = load_arrays(path)
+        if metadata.get("format") != FORMAT:
+            raise CheckpointError(
+                f"path: {str(path)!r} holds weights but no ember_mlx module config "
+                f"(format {metadata.get('format')!r}); use model.load_weights for bare weights"
+            )
+        stored = _resolve_class(metadata["class"])
+        if not issubclass(stored, cls):
+            raise CheckpointError(
+                f"path: {str(path)!r} holds a {metadata['class']}, not a {cls.__qualname__}"
+            )
+        model = stored.from_config(json.loads(metadata["config"]))
+        model.load_arrays(arrays, source=str(path))
+        return model
+
+    def load_arrays(self, arrays: dict[str, Any], source: str = "arrays") -> Module:
+        """Set every parameter from ``arrays`` (name -> array) after checking all of them.
+
+        Names and shapes must match exactly; on any mismatch nothing is changed.
+        """
+        expected = dict(self.named_parameters())
+        missing = sorted(set(expected) - set(arrays))
+        extra = sorted(set(arrays) - set(expected))
+        if missing or extra:
+            raise CheckpointError(
+                f"{source}: parameter names do not match the model: "
+                f"missing {missing[:5]}, unexpected {extra[:5]}"
+            )
+        for name, value in arrays.items():
+            if tuple(value.shape) != tuple(expected[name].shape):
+                raise CheckpointError(
+                    f"{source}: parameter {name!r} has shape {tuple(value.shape)}, "
+                    f"the model expects {tuple(expected[name].shape)}"
+                )
+        converted = [
+            (name, mx.astype(mx.array(value), expected[name].dtype)) for name, value in arrays.items()
+        ]
+        self.update(utils.tree_unflatten(converted))
+        return self

@@ -1,0 +1,1 @@
+"""Metal kernel sources, shipped inside the wheel and read through importlib.resources."""

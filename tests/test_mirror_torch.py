@@ -1,0 +1,663 @@
+"""What only the torch mirror of ``mlx.core`` does: autodiff through torch autograd, custom vjps,
+exact ``uint32`` arithmetic, MLX's dtype rules over torch tensors, key-based random and devices.
+
+The shared parity table (``test_mirror_core.py``) checks each op of both mirrors against MLX;
+these tests cover the torch-specific machinery. They import the torch mirror directly, so they
+run under every ``EMBER_BACKEND``; the ones comparing against ``mlx.core`` itself are
+``mlx_only``.
+"""
+
+import functools
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from ember_mlx.compat.torch import core as mx  # noqa: E402
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def N(x):
+    return x.detach().cpu().numpy()
+
+
+def mlp_loss(params, x, y):
+    """A small network touching matmul, addmm, activations, reductions and a tree argument."""
+    h = mx.tanh(mx.addmm(params["layers"][0]["b"], x, params["layers"][0]["w"].T))
+    logits = h @ params["layers"][1]["w"].T + params["layers"][1]["b"]
+    log_probs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+    nll = -mx.mean(mx.take_along_axis(log_probs, y[:, None], axis=-1))
+    return nll + 0.1 * mx.sum(mx.square(mx.sigmoid(params["scale"])))
+
+
+def mlp_params(rng, dtype):
+    def arr(*shape):
+        return mx.array(rng.normal(size=shape), dtype)
+
+    return {
+        "layers": [{"w": arr(5, 3), "b": arr(5)}, {"w": arr(4, 5), "b": arr(4)}],
+        "scale": arr(2),
+    }
+
+
+def leaves(tree):
+    if isinstance(tree, dict):
+        return [x for v in tree.values() for x in leaves(v)]
+    if isinstance(tree, (list, tuple)):
+        return [x for v in tree for x in leaves(v)]
+    return [tree]
+
+
+# --- value_and_grad / grad -------------------------------------------------------------------
+
+
+def test_gradient_of_tree_argument_matches_analytic_gradient(rng):
+    w = rng.normal(size=(3, 2))
+    b = rng.normal(size=3)
+    x = rng.normal(size=2)
+
+    def loss(p, x):
+        return mx.sum(mx.tanh(p["w"] @ x + p["b"][0]) ** 2)
+
+    params = {"w": mx.array(w, mx.float64), "b": [mx.array(b, mx.float64)]}
+    value, grads = mx.value_and_grad(loss)(params, mx.array(x, mx.float64))
+
+    t = np.tanh(w @ x + b)
+    dz = 2 * t * (1 - t**2)
+    assert set(grads) == {"w", "b"} and isinstance(grads["b"], list) and len(grads["b"]) == 1
+    np.testing.assert_allclose(N(value), np.sum(t**2), rtol=1e-12)
+    np.testing.assert_allclose(N(grads["w"]), np.outer(dz, x), rtol=1e-12)
+    np.testing.assert_allclose(N(grads["b"][0]), dz, rtol=1e-12)
+
+
+def test_gradient_matches_float64_finite_differences(rng):
+    params = mlp_params(rng, mx.float64)
+    x = mx.array(rng.normal(size=(6, 3)), mx.float64)
+    y = mx.array(rng.integers(0, 4, size=6))
+    _, grads = mx.value_and_grad(mlp_loss)(params, x, y)
+
+    eps = 1e-6
+    for param, grad in zip(leaves(params), leaves(grads), strict=True):
+        flat = N(param).reshape(-1)
+        numeric = np.empty_like(flat)
+        for i in range(flat.size):
+            step = np.zeros_like(flat)
+            step[i] = eps
+            step = mx.array(step.reshape(param.shape))
+            up = mlp_loss(_swap(params, param, param + step), x, y).item()
+            down = mlp_loss(_swap(params, param, param - step), x, y).item()
+            numeric[i] = (up - down) / (2 * eps)
+        np.testing.assert_allclose(N(grad).reshape(-1), numeric, rtol=1e-6, atol=1e-8)
+
+
+def _swap(tree, old, new):
+    """``tree`` with the leaf ``old`` (by identity) replaced by ``new``."""
+    if isinstance(tree, dict):
+        return {k: _swap(v, old, new) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_swap(v, old, new) for v in tree]
+    return new if tree is old else tree
+
+
+def test_argnums_and_argnames_shape_the_gradients_as_mlx():
+    def f(x, y, z=None):
+        return mx.sum(x * y * z)
+
+    x, y, z = mx.array([1.0, 2.0]), mx.array([3.0, 4.0]), mx.array([5.0, 6.0])
+    gx = mx.grad(f)(x, y, z=z)
+    gxy = mx.grad(f, argnums=(0, 1))(x, y, z=z)
+    g1 = mx.grad(f, argnums=[1])(x, y, z=z)  # one argnum: the bare gradient, as MLX
+    gz = mx.grad(f, argnames="z")(x, y, z=z)
+    gxz = mx.grad(f, argnums=0, argnames=["z"])(x, y, z=z)
+
+    np.testing.assert_array_equal(N(gx), [15.0, 24.0])
+    assert isinstance(gxy, tuple) and len(gxy) == 2
+    np.testing.assert_array_equal(N(gxy[1]), [5.0, 12.0])
+    np.testing.assert_array_equal(N(g1), [5.0, 12.0])
+    assert gz[0] is None and set(gz[1]) == {"z"}
+    np.testing.assert_array_equal(N(gz[1]["z"]), [3.0, 8.0])
+    np.testing.assert_array_equal(N(gxz[0]), [15.0, 24.0])
+    np.testing.assert_array_equal(N(gxz[1]["z"]), [3.0, 8.0])
+
+
+def test_results_carry_no_autograd_history_and_inputs_stay_plain(rng):
+    params = mlp_params(rng, mx.float32)
+    x = mx.array(rng.normal(size=(6, 3)), mx.float32)
+    y = mx.array(rng.integers(0, 4, size=6))
+
+    def with_aux(p, x, y):
+        loss = mlp_loss(p, x, y)
+        return loss, {"doubled": 2 * loss}, "tag"
+
+    (value, aux, tag), grads = mx.value_and_grad(with_aux)(params, x, y)
+
+    assert tag == "tag"
+    np.testing.assert_allclose(N(aux["doubled"]), 2 * N(value))
+    for t in [value, aux["doubled"], *leaves(grads), *leaves(params), x]:
+        assert not t.requires_grad and t.grad_fn is None
+
+
+def test_unused_and_integer_arguments_get_zero_gradients():
+    g = mx.grad(lambda x, y: mx.sum(x), argnums=(0, 1))(mx.array([1.0, 2.0]), mx.array([3.0]))
+    np.testing.assert_array_equal(N(g[1]), [0.0])
+    g_const = mx.grad(lambda x: mx.array(1.0))(mx.array([1.0, 2.0]))
+    np.testing.assert_array_equal(N(g_const), [0.0, 0.0])
+    g_int = mx.grad(lambda x, y: mx.sum(x * y))(mx.array([1, 2]), mx.array([3.0, 4.0]))
+    assert g_int.dtype == mx.int32
+
+
+def test_bad_functions_and_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match="scalar"):
+        mx.grad(lambda x: x * 2)(mx.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="int leaf"):
+        mx.grad(lambda p: mx.sum(p["a"]))({"a": mx.array([1.0]), "b": 5})
+    with pytest.raises(ValueError, match="argnums"):
+        mx.grad(lambda x: mx.sum(x), argnums=2)(mx.array([1.0]))
+
+
+def test_gradient_of_gradient():
+    d2 = mx.grad(mx.grad(lambda x: x**3))
+    np.testing.assert_allclose(N(d2(mx.array(2.0))), 12.0)
+    d3 = mx.grad(mx.grad(mx.grad(lambda x: mx.sin(x))))
+    np.testing.assert_allclose(N(d3(mx.array(0.5))), -np.cos(0.5), rtol=1e-6)
+
+
+@pytest.mark.mlx_only
+def test_value_and_grad_matches_mlx(rng):
+    mlx = pytest.importorskip("mlx.core")
+
+    def loss(m, params, x, y):
+        h = m.tanh(m.addmm(params["layers"][0]["b"], x, params["layers"][0]["w"].T))
+        logits = h @ params["layers"][1]["w"].T + params["layers"][1]["b"]
+        log_probs = logits - m.logsumexp(logits, axis=-1, keepdims=True)
+        nll = -m.mean(m.take_along_axis(log_probs, y[:, None], axis=-1))
+        return nll + 0.1 * m.sum(m.square(m.sigmoid(params["scale"])))
+
+    host = {
+        "layers": [
+            {"w": rng.normal(size=(5, 3)), "b": rng.normal(size=5)},
+            {"w": rng.normal(size=(4, 5)), "b": rng.normal(size=4)},
+        ],
+        "scale": rng.normal(size=2),
+    }
+    x, y = rng.normal(size=(6, 3)), rng.integers(0, 4, size=6)
+
+    def convert(m, tree):
+        if isinstance(tree, dict):
+            return {k: convert(m, v) for k, v in tree.items()}
+        if isinstance(tree, list):
+            return [convert(m, v) for v in tree]
+        return m.array(tree.astype(np.float32))
+
+    ours = mx.value_and_grad(functools.partial(loss, mx))(
+        convert(mx, host), mx.array(x, mx.float32), mx.array(y)
+    )
+    theirs = mlx.value_and_grad(functools.partial(loss, mlx))(
+        convert(mlx, host), mlx.array(x.astype(np.float32)), mlx.array(y.astype(np.int32))
+    )
+    np.testing.assert_allclose(N(ours[0]), np.array(theirs[0]), rtol=1e-5)
+    for a, b in zip(leaves(ours[1]), leaves(theirs[1]), strict=True):
+        np.testing.assert_allclose(N(a), np.array(b), rtol=1e-4, atol=1e-6)
+
+
+# --- vjp, jvp, stop_gradient ---------------------------------------------------------------------
+
+
+def test_vjp_and_jvp_match_the_analytic_jacobian():
+    def f(x, y):
+        return x * y, mx.sin(x) + y
+
+    x, y = mx.array([1.0, 2.0]), mx.array([3.0, -1.0])
+    outs, vjps = mx.vjp(f, [x, y], [mx.array([1.0, 0.5]), mx.array([2.0, 1.0])])
+    np.testing.assert_allclose(N(outs[0]), [3.0, -2.0])
+    # d/dx = cot0 * y + cot1 * cos(x); d/dy = cot0 * x + cot1
+    np.testing.assert_allclose(N(vjps[0]), [3.0 + 2 * np.cos(1.0), -0.5 + np.cos(2.0)], rtol=1e-6)
+    np.testing.assert_allclose(N(vjps[1]), [1.0 + 2.0, 1.0 + 1.0], rtol=1e-6)
+
+    outs, jvps = mx.jvp(f, [x, y], [mx.array([1.0, 0.0]), mx.array([0.0, 1.0])])
+    # J t = (tx * y + ty * x, cos(x) tx + ty)
+    np.testing.assert_allclose(N(jvps[0]), [3.0, 2.0], rtol=1e-6)
+    np.testing.assert_allclose(N(jvps[1]), [np.cos(1.0), 1.0], rtol=1e-6)
+    assert not any(t.requires_grad for t in [*outs, *jvps])
+
+
+def test_vjp_checks_cotangent_shapes():
+    with pytest.raises(ValueError, match="cotangent shape"):
+        mx.vjp(lambda x: x * 2, [mx.array([1.0, 2.0])], [mx.array(1.0)])
+
+
+def test_stop_gradient_blocks_the_gradient():
+    g = mx.grad(lambda x: mx.sum(mx.stop_gradient(x) * x))(mx.array([2.0, 3.0]))
+    np.testing.assert_array_equal(N(g), [2.0, 3.0])
+
+
+# --- custom_function -------------------------------------------------------------------------
+
+
+def test_custom_vjp_replaces_the_gradient():
+    @mx.custom_function
+    def f(x):
+        return mx.sin(x)
+
+    @f.vjp
+    def f_vjp(primals, cotangent, output):
+        return cotangent * 10.0  # deliberately not cos(x)
+
+    x = mx.array([0.3, 1.2])
+    np.testing.assert_allclose(N(f(x)), np.sin([0.3, 1.2]), rtol=1e-6)
+    np.testing.assert_array_equal(N(mx.grad(lambda x: mx.sum(f(x)))(x)), [10.0, 10.0])
+
+
+def test_custom_vjp_receives_primals_cotangents_and_outputs_as_mlx():
+    seen = {}
+
+    @mx.custom_function
+    def pair(x, y):
+        return x * y, x + y
+
+    @pair.vjp
+    def pair_vjp(primals, cotangents, outputs):
+        seen.update(primals=primals, cotangents=cotangents, outputs=outputs)
+        return cotangents[0] * 2, cotangents[1] * 3
+
+    @mx.custom_function
+    def single(d):
+        return d["a"] * d["b"]
+
+    @single.vjp
+    def single_vjp(primals, cotangent, output):
+        seen.update(tree=primals, cotangent=cotangent, output=output)
+        return {"a": cotangent * 7, "b": mx.sum(cotangent)}
+
+    x, y = mx.array([1.0, 2.0]), mx.array([3.0, 4.0])
+    gx, gy = mx.grad(lambda x, y: mx.sum(pair(x, y)[0]), argnums=(0, 1))(x, y)
+    assert isinstance(seen["primals"], tuple) and len(seen["primals"]) == 2
+    assert isinstance(seen["cotangents"], tuple) and isinstance(seen["outputs"], tuple)
+    np.testing.assert_array_equal(N(seen["cotangents"][0]), [1.0, 1.0])
+    np.testing.assert_array_equal(N(seen["cotangents"][1]), [0.0, 0.0])  # unused output
+    np.testing.assert_array_equal(N(seen["outputs"][0]), [3.0, 8.0])
+    np.testing.assert_array_equal(N(gx), [2.0, 2.0])
+    np.testing.assert_array_equal(N(gy), [0.0, 0.0])
+
+    g = mx.grad(lambda d: mx.sum(single(d)))({"a": x, "b": mx.array(3.0)})
+    assert isinstance(seen["tree"], dict) and isinstance(seen["cotangent"], torch.Tensor)
+    np.testing.assert_array_equal(N(seen["output"]), [3.0, 6.0])
+    np.testing.assert_array_equal(N(g["a"]), [7.0, 7.0])
+    np.testing.assert_array_equal(N(g["b"]), 2.0)
+
+
+@pytest.mark.mlx_only
+def test_custom_vjp_arguments_match_mlx():
+    mlx = pytest.importorskip("mlx.core")
+
+    def received(m):
+        seen = {}
+
+        @m.custom_function
+        def f(x, y):
+            return m.sin(x) * y, x - y
+
+        @f.vjp
+        def f_vjp(primals, cotangents, outputs):
+            seen.update(primals=primals, cotangents=cotangents, outputs=outputs)
+            return cotangents[0] * 3, cotangents[1] * 5
+
+        grads = m.grad(lambda x, y: m.sum(f(x, y)[0] + 2 * f(x, y)[1]), argnums=(0, 1))(
+            m.array([0.5, 1.5]), m.array([2.0, -1.0])
+        )
+        return seen, grads
+
+    ours, theirs = received(mx), received(mlx)
+    for name in ("primals", "cotangents", "outputs"):
+        assert type(ours[0][name]) is type(theirs[0][name]) is tuple
+        for a, b in zip(ours[0][name], theirs[0][name], strict=True):
+            np.testing.assert_allclose(N(a), np.array(b), rtol=1e-6)
+    for a, b in zip(ours[1], theirs[1], strict=True):
+        np.testing.assert_allclose(N(a), np.array(b), rtol=1e-6)
+
+
+def test_custom_function_without_gradients_runs_the_plain_function():
+    calls = []
+
+    @mx.custom_function
+    def f(x):
+        calls.append(x.requires_grad)
+        return x + 1
+
+    @f.vjp
+    def f_vjp(primals, cotangent, output):
+        return cotangent
+
+    np.testing.assert_array_equal(N(f(mx.array([1.0]))), [2.0])
+    assert calls == [False]
+
+
+# --- compile, eval, checkpoint ---------------------------------------------------------------
+
+
+def test_compile_returns_the_function_with_equal_results(rng):
+    params = mlp_params(rng, mx.float32)
+    x = mx.array(rng.normal(size=(6, 3)), mx.float32)
+    y = mx.array(rng.integers(0, 4, size=6))
+    state = [params]
+    compiled = functools.partial(mx.compile, inputs=state, outputs=state)(mlp_loss)
+    assert mx.compile(mlp_loss, shapeless=True) is mlp_loss
+    np.testing.assert_array_equal(N(compiled(params, x, y)), N(mlp_loss(params, x, y)))
+    assert mx.eval(params, [x, {"y": y}]) is None and mx.async_eval(x) is None
+
+
+def test_checkpoint_gives_the_same_gradient_and_replays_random_keys():
+    def noisy(x):
+        return mx.sum(mx.sin(x) * mx.random.uniform(shape=x.shape))
+
+    x = mx.array([0.5, 1.0, 2.0])
+    mx.random.seed(3)
+    value, grad = mx.value_and_grad(mx.checkpoint(noisy))(x)
+    mx.random.seed(3)
+    expected_value, expected_grad = mx.value_and_grad(noisy)(x)
+    np.testing.assert_allclose(N(value), N(expected_value), rtol=1e-6)
+    np.testing.assert_allclose(N(grad), N(expected_grad), rtol=1e-6)
+
+
+# --- uint32 arithmetic -----------------------------------------------------------------------
+
+UINT32_OPS = {
+    "add": np.add,
+    "subtract": np.subtract,
+    "multiply": np.multiply,
+    "bitwise_and": np.bitwise_and,
+    "bitwise_or": np.bitwise_or,
+    "bitwise_xor": np.bitwise_xor,
+    "left_shift": np.left_shift,
+    "right_shift": np.right_shift,
+    "floor_divide": np.floor_divide,
+    "remainder": np.remainder,
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+}
+
+
+@pytest.fixture
+def words(rng):
+    a = rng.integers(0, 2**32, size=64, dtype=np.uint64).astype(np.uint32)
+    b = rng.integers(1, 2**32, size=64, dtype=np.uint64).astype(np.uint32)
+    shifts = rng.integers(0, 32, size=64).astype(np.uint32)
+    return a, b, shifts
+
+
+@pytest.mark.parametrize("name", UINT32_OPS)
+def test_uint32_ops_wrap_exactly_as_numpy(name, words):
+    a, b, shifts = words
+    b = shifts if name.endswith("shift") else b
+    got = getattr(mx, name)(mx.array(a), mx.array(b))
+    assert got.dtype == mx.uint32
+    np.testing.assert_array_equal(N(got), UINT32_OPS[name](a, b))
+
+
+@pytest.mark.parametrize("scalar", [0x9E3779B9, 13, 0xFFFFFFFF])
+@pytest.mark.parametrize("name", ["add", "multiply", "bitwise_xor", "left_shift", "right_shift"])
+def test_uint32_ops_with_python_scalars_wrap_exactly(name, scalar, words):
+    a = words[0]
+    s = scalar % 32 if name.endswith("shift") else scalar
+    got = getattr(mx, name)(mx.array(a), s)
+    assert got.dtype == mx.uint32
+    np.testing.assert_array_equal(N(got), UINT32_OPS[name](a, np.uint32(s)))
+
+
+def test_uint32_comparisons_unary_ops_and_promotion(words):
+    a, b, _ = words
+    ta, tb = mx.array(a), mx.array(b)
+    np.testing.assert_array_equal(N(mx.less(ta, tb)), a < b)
+    np.testing.assert_array_equal(N(mx.greater_equal(ta, 2**31)), a >= 2**31)
+    np.testing.assert_array_equal(N(mx.bitwise_invert(ta)), ~a)
+    assert mx.bitwise_invert(ta).dtype == mx.uint32
+    mixed = mx.add(ta, mx.array(b.astype(np.int32)))  # MLX promotes uint32 + int32 to int64
+    assert mixed.dtype == mx.int64
+    np.testing.assert_array_equal(N(mixed), a.astype(np.int64) + b.astype(np.int32))
+    np.testing.assert_array_equal(N(mx.astype(mx.array([-1.5, 3.5]), mx.uint32)), [2**32 - 1, 3])
+
+
+def test_counter_based_hash_matches_numpy_uint32(words):
+    """A xorshift-multiply mix, the shape of a counter-based RNG in a kernel's reference path."""
+
+    def mix(m, x, seed):
+        x = m.bitwise_xor(x, seed)
+        for _ in range(3):
+            x = m.multiply(m.bitwise_xor(x, m.right_shift(x, 16)), 0x85EBCA6B)
+            x = m.add(m.bitwise_xor(x, m.left_shift(x, 5)), 0x9E3779B9)
+        return x
+
+    a = words[0]
+    with np.errstate(over="ignore"):
+        expected = mix(np, a, np.uint32(0xDEADBEEF))
+    got = mix(mx, mx.array(a), mx.array(0xDEADBEEF, mx.uint32))
+    assert got.dtype == mx.uint32
+    np.testing.assert_array_equal(N(got), expected)
+
+
+# --- dtypes as MLX ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make, dtype",
+    [
+        (lambda: mx.array(1.0), "float32"),
+        (lambda: mx.array([1.5, 2]), "float32"),
+        (lambda: mx.array([1, 2]), "int32"),
+        (lambda: mx.array(2**40), "int64"),
+        (lambda: mx.array(True), "bool"),
+        (lambda: mx.array(np.array([1.5])), "float32"),
+        (lambda: mx.array(np.array([3])), "int64"),
+        (lambda: mx.array(np.array([1], np.float16)), "float16"),
+        (lambda: mx.zeros(3), "float32"),
+        (lambda: mx.full((2,), 1), "int32"),
+        (lambda: mx.arange(3), "int32"),
+        (lambda: mx.arange(3.0), "float32"),
+        (lambda: mx.linspace(0, 1, 5), "float32"),
+        (lambda: mx.sum(mx.array([1, 2])), "int32"),
+        (lambda: mx.sum(mx.array([True, False])), "int32"),
+        (lambda: mx.sum(mx.array([1, 2], mx.uint8)), "uint32"),
+        (lambda: mx.mean(mx.array([1, 2])), "float32"),
+        (lambda: mx.cumsum(mx.array([1, 2], mx.int8)), "int8"),
+        (lambda: mx.exp(1), "float32"),
+        (lambda: mx.sqrt(mx.array([4])), "float32"),
+        (lambda: mx.argmax(mx.array([1.0, 3.0])), "int64"),  # torch's index dtype
+    ],
+)
+def test_default_dtypes_follow_mlx(make, dtype):
+    assert make().dtype == getattr(torch, dtype)
+
+
+@pytest.mark.parametrize(
+    "compute, dtype",
+    [
+        (lambda: mx.array([1.0], mx.float16) * 2.0, "float16"),
+        (lambda: mx.multiply(mx.array([1.0], mx.float16), 2.0), "float16"),
+        (lambda: mx.multiply(2.0, mx.array([1.0], mx.float16)), "float16"),
+        (lambda: mx.divide(mx.array([1, 2]), 2), "float32"),
+        (lambda: mx.array([1, 2]) / 2, "float32"),
+        (lambda: mx.add(mx.array([1, 2]), 2.5), "float32"),
+        (lambda: mx.multiply(mx.array([1, 2]), 2), "int32"),
+        (lambda: mx.add(mx.array([1], mx.uint32), 1), "uint32"),
+        (lambda: mx.add(mx.array([True]), 1), "int32"),
+        (lambda: mx.add(1, 2), "int32"),
+        (lambda: mx.add(1, 2.5), "float32"),
+        (lambda: mx.maximum(mx.array([1.0], mx.bfloat16), 0.0), "bfloat16"),
+        (lambda: mx.where(mx.array([True]), 1, 2), "int32"),
+        (lambda: mx.where(mx.array([True]), mx.array([1.0], mx.float16), 2.0), "float16"),
+    ],
+)
+def test_python_scalars_do_not_promote_arrays(compute, dtype):
+    assert compute().dtype == getattr(torch, dtype)
+
+
+def test_array_type_and_dtype_categories():
+    x = mx.array([1.0])
+    assert isinstance(x, mx.array) and isinstance(torch.ones(1), mx.array)
+    assert not isinstance(np.ones(1), mx.array)
+    assert mx.issubdtype(mx.float16, mx.floating) and mx.issubdtype(mx.floating, mx.inexact)
+    assert mx.issubdtype(mx.uint32, mx.unsignedinteger) and mx.issubdtype(mx.int8, mx.number)
+    assert not mx.issubdtype(mx.bool_, mx.integer) and mx.issubdtype(mx.bool_, mx.generic)
+    assert mx.finfo(mx.float16).eps == 2.0**-10 and mx.iinfo(mx.uint32).max == 2**32 - 1
+    with pytest.raises(ValueError, match="floating"):
+        mx.finfo(mx.int32)
+
+
+# --- random ----------------------------------------------------------------------------------
+
+
+def test_same_key_same_draw_and_seeded_global_state():
+    k = mx.random.key(7)
+    np.testing.assert_array_equal(
+        N(mx.random.normal((4,), key=k)), N(mx.random.normal((4,), key=k))
+    )
+    mx.random.seed(11)
+    first = N(mx.random.uniform(shape=(3,)))
+    second = N(mx.random.uniform(shape=(3,)))
+    mx.random.seed(11)
+    np.testing.assert_array_equal(N(mx.random.uniform(shape=(3,))), first)
+    assert not np.array_equal(first, second)
+    assert mx.random.state[0].dtype == mx.uint32 and tuple(mx.random.state[0].shape) == (2,)
+
+
+def test_random_samples_follow_their_distributions():
+    k1, k2, k3 = mx.random.split(mx.random.key(0), 3)
+    u = N(mx.random.uniform(-2.0, 3.0, (20000,), key=k1))
+    z = N(mx.random.normal((20000,), key=k2, loc=1.0, scale=2.0))
+    b = N(mx.random.bernoulli(0.3, (20000,), key=k3))
+    assert u.min() >= -2.0 and u.max() < 3.0 and abs(u.mean() - 0.5) < 0.05
+    assert abs(z.mean() - 1.0) < 0.05 and abs(z.std() - 2.0) < 0.05
+    assert b.dtype == np.bool_ and abs(b.mean() - 0.3) < 0.02
+    with pytest.raises(ValueError, match="uint32"):
+        mx.random.uniform(key=mx.array([1, 2]))
+
+
+@pytest.mark.mlx_only
+def test_random_bits_equal_mlx():
+    mlx = pytest.importorskip("mlx.core")
+    for seed in (0, 1, 2**40 + 3):
+        for shape in [(), (1,), (7,), (3, 5), (40, 3)]:
+            np.testing.assert_array_equal(
+                N(mx.random.uniform(shape=shape, key=mx.random.key(seed))),
+                np.array(mlx.random.uniform(shape=shape, key=mlx.random.key(seed))),
+            )
+        np.testing.assert_array_equal(
+            N(mx.random.split(mx.random.key(seed), 5)),
+            np.array(mlx.random.split(mlx.random.key(seed), 5)),
+        )
+    mx.random.seed(5)
+    mlx.random.seed(5)
+    for _ in range(3):
+        np.testing.assert_allclose(
+            N(mx.random.normal((64,))), np.array(mlx.random.normal((64,))), rtol=1e-5, atol=1e-6
+        )
+        np.testing.assert_array_equal(N(mx.random.state[0]), np.array(mlx.random.state[0]))
+
+
+# --- devices and memory ----------------------------------------------------------------------
+
+
+def test_devices_report_torch_default_device():
+    device = mx.default_device()
+    expected = mx.cpu if torch.get_default_device().type == "cpu" else mx.gpu
+    assert device == expected and device.type.name in ("cpu", "gpu")
+    assert mx.Device(mx.cpu) == mx.Device(mx.cpu, 0) != mx.Device(mx.gpu)
+    assert mx.is_available(mx.cpu) and mx.device_count(mx.cpu) == 1
+    assert mx.is_available(mx.gpu) == (
+        torch.cuda.is_available() or torch.backends.mps.is_available()
+    )
+    assert mx.metal.is_available() is False
+    assert mx.cuda.is_available() == torch.cuda.is_available()
+    assert {"architecture", "device_name", "memory_size"} <= set(mx.device_info())
+    mx.synchronize()
+
+
+def test_memory_functions_report_bytes():
+    mx.reset_peak_memory()
+    held = mx.zeros((1024, 1024))
+    active, peak = mx.get_active_memory(), mx.get_peak_memory()
+    assert held.shape == (1024, 1024) and 0 < active <= peak
+    assert mx.get_cache_memory() >= 0
+    mx.clear_cache()
+    previous = mx.set_memory_limit(2**30)
+    try:
+        assert mx.get_memory_limit() == 2**30 and previous > 0
+    finally:
+        mx.set_memory_limit(previous)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_default_device_moves_arrays_and_keeps_random_draws():
+    on_cpu = N(mx.random.uniform(shape=(100,), key=mx.random.key(1)))
+    mx.set_default_device(mx.gpu)
+    try:
+        assert mx.default_device() == mx.gpu
+        x = mx.array([1.0, 2.0])
+        u = mx.random.uniform(shape=(100,), key=mx.random.key(1))
+        assert x.device.type == "cuda" and u.device.type == "cuda"
+        np.testing.assert_array_equal(N(u), on_cpu)
+        assert mx.get_active_memory() > 0
+    finally:
+        mx.set_default_device(mx.cpu)
+    assert torch.get_default_device().type == "cpu"
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def test_npy_and_npz_round_trip_keep_dtypes(tmp_path, rng):
+    x = mx.array(rng.normal(size=(3, 4)), mx.float32)
+    ints = mx.array([1, 2**31 - 1], mx.int32)
+    mx.save(str(tmp_path / "x"), x)  # the .npy suffix is added, as numpy and MLX do
+    mx.savez(tmp_path / "pair.npz", x, ints=ints)
+    mx.savez_compressed(tmp_path / "packed.npz", x=x)
+
+    loaded = mx.load(str(tmp_path / "x.npy"))
+    pair = mx.load(tmp_path / "pair.npz")
+    assert isinstance(loaded, torch.Tensor) and loaded.dtype == mx.float32
+    np.testing.assert_array_equal(N(loaded), N(x))
+    assert set(pair) == {"arr_0", "ints"} and pair["ints"].dtype == mx.int32
+    np.testing.assert_array_equal(N(pair["ints"]), N(ints))
+    np.testing.assert_array_equal(N(mx.load(tmp_path / "packed.npz")["x"]), N(x))
+    with pytest.raises(TypeError, match="bfloat16"):
+        mx.save(tmp_path / "bad.npy", mx.astype(x, mx.bfloat16))
+
+
+def test_safetensors_round_trip_with_bfloat16_and_metadata(tmp_path, rng):
+    arrays = {
+        "w": mx.array(rng.normal(size=(2, 3)), mx.float32),
+        "half": mx.array(rng.normal(size=4), mx.bfloat16),
+        "steps": mx.array([7], mx.uint32),
+    }
+    path = tmp_path / "weights.safetensors"
+    mx.save_safetensors(str(path), arrays, metadata={"format": "mlx"})
+    loaded, metadata = mx.load(str(path), return_metadata=True)
+    assert metadata == {"format": "mlx"}
+    assert {k: v.dtype for k, v in loaded.items()} == {k: v.dtype for k, v in arrays.items()}
+    for k in arrays:
+        assert torch.equal(loaded[k].cpu(), arrays[k].cpu())
+
+
+def test_safetensors_files_are_read_by_and_from_the_safetensors_package(tmp_path, rng):
+    st = pytest.importorskip("safetensors.torch")
+    ours = {"a": mx.array(rng.normal(size=(2, 2)), mx.float32), "b": mx.array([1.5], mx.bfloat16)}
+    mx.save_safetensors(tmp_path / "ours.safetensors", ours)
+    read = st.load_file(str(tmp_path / "ours.safetensors"))
+    assert all(torch.equal(read[k], ours[k].cpu()) for k in ours)
+
+    theirs = {"c": torch.arange(6, dtype=torch.int64).reshape(2, 3), "d": torch.ones(3)}
+    st.save_file(theirs, str(tmp_path / "theirs.safetensors"))
+    loaded = mx.load(str(tmp_path / "theirs.safetensors"))
+    assert all(torch.equal(loaded[k].cpu(), theirs[k]) for k in theirs)
+
+
+@pytest.mark.mlx_only
+def test_safetensors_files_are_shared_with_mlx(tmp_path, rng):
+    mlx = pytest.importorskip("mlx.core")
+    host = rng.normal(size=(3, 2)).astype(np.float32)
+    mlx.save_safetensors(str(tmp_path / "mlx.safetensors"), {"w": mlx.array(host)})
+    np.testing.assert_array_equal(N(mx.load(str(tmp_path / "mlx.safetensors"))["w"]), host)
+    mx.save_safetensors(str(tmp_path / "ours.safetensors"), {"w": mx.array(host)})
+    np.testing.assert_array_equal(np.array(mlx.load(str(tmp_path / "ours.safetensors"))["w"]), host)
