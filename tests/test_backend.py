@@ -23,7 +23,9 @@ sys.meta_path.insert(0, Block())
 """
 
 
-def run_python(code: str, env: dict | None = None, blocked: tuple = ()) -> subprocess.CompletedProcess:
+def run_python(
+    code: str, env: dict | None = None, blocked: tuple = ()
+) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter, optionally with some top-level packages unimportable."""
     prelude = BLOCK_IMPORTS.format(blocked=set(blocked) or "set()") if blocked else ""
     full_env = {k: v for k, v in os.environ.items() if k != "EMBER_BACKEND"}
@@ -70,7 +72,8 @@ def test_imports_without_mlx_or_torch_and_picks_numpy():
         """
         import ember_mlx, ember_mlx.nn
         from ember_mlx.backend import mx
-        print(ember_mlx.get_backend(), ember_mlx.get_available_backends(), type(mx.zeros(2)).__name__)
+        array_type = type(mx.zeros(2)).__name__
+        print(ember_mlx.get_backend(), ember_mlx.get_available_backends(), array_type)
         """,
         blocked=("mlx", "torch"),
     )

@@ -18,7 +18,7 @@ from ember_mlx.nn import Module, Parameter
 class TwoLayer(Module):
     def __init__(self, sizes, *, activation="tanh", scale=1.0):
         super().__init__()
-        self.layers = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.layers = [nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         self.gain = Parameter(mx.full((sizes[-1],), scale), requires_grad=False)
         self.activation = activation
 
@@ -102,7 +102,7 @@ def test_truncated_or_foreign_files_raise_and_leave_the_model_alone(tmp_path):
     with pytest.raises(CheckpointError, match="missing \\['layers.0.weight'\\]"):
         target.load_arrays(wrong)
     after = [np.asarray(p.tolist()) for _, p in target.named_parameters()]
-    for b, a in zip(before, after):
+    for b, a in zip(before, after, strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(CheckpointError, match="expected a '.safetensors' file name"):
         model.save(tmp_path / "model.npz")

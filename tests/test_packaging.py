@@ -31,8 +31,18 @@ def wheel(tmp_path_factory) -> Path:
             shutil.copy(path, src / name)
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(src)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(src),
+        ],
         check=True,
         capture_output=True,
     )
@@ -55,7 +65,9 @@ def test_wheel_contents(wheel):
         for p in (ROOT / "compat").rglob("*.py")
     }
     expected |= {
-        f"ember_mlx/metal/{p.name}" for p in (ROOT / "metal").iterdir() if p.suffix in (".metal", ".h")
+        f"ember_mlx/metal/{p.name}"
+        for p in (ROOT / "metal").iterdir()
+        if p.suffix in (".metal", ".h")
     }
     assert expected <= names, sorted(expected - names)
     assert not any(name.startswith(("compat/", "metal/", "tests/")) for name in names)

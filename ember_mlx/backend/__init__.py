@@ -100,6 +100,11 @@ def auto_select_backend() -> tuple[str, str]:
     raise BackendError("backend: no backend imports:\n  " + "\n  ".join(reasons))
 
 
+def _device_name(device: Any) -> str:
+    kind = getattr(device, "type", device)
+    return getattr(kind, "name", str(kind))
+
+
 def _initial_backend() -> str:
     requested = os.environ.get(ENV_VAR)
     if requested:
@@ -156,11 +161,6 @@ def using_backend(name: str) -> Iterator[str]:
         set_backend(previous)
 
 
-def _device_name(device: Any) -> str:
-    kind = getattr(device, "type", device)
-    return getattr(kind, "name", str(kind))
-
-
 def get_device() -> str:
     """The default device of the active backend: ``"cpu"`` or ``"gpu"``."""
     return _device_name(mx.default_device())
@@ -203,7 +203,7 @@ def memory_info() -> dict[str, Any]:
 
 
 def to_numpy(x: Any) -> Any:
-    """A host ``numpy.ndarray`` copy of ``x`` (an array of any backend; torch tensors may be on CUDA)."""
+    """A host ``numpy.ndarray`` copy of an array of any backend (torch tensors may be on CUDA)."""
     import numpy as np
 
     if hasattr(x, "detach"):

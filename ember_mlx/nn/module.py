@@ -215,7 +215,8 @@ class Module(nn.Module):
                     f"the model expects {tuple(expected[name].shape)}"
                 )
         converted = [
-            (name, mx.astype(mx.array(value), expected[name].dtype)) for name, value in arrays.items()
+            (name, mx.astype(mx.array(value), expected[name].dtype))
+            for name, value in arrays.items()
         ]
         self.update(utils.tree_unflatten(converted))
         return self
