@@ -30,6 +30,7 @@ Differences from MLX, all forced by torch:
 
 import math
 
+from .._apple import fast, metal
 from . import creation, elementwise, fft, linalg, products, random, reductions, shapes
 from .arrays import array, asarray
 from .autodiff import (
@@ -62,7 +63,6 @@ from .devices import (
     get_peak_memory,
     gpu,
     is_available,
-    metal,
     reset_peak_memory,
     set_default_device,
     set_memory_limit,
@@ -144,6 +144,7 @@ __all__ = [
     "get_peak_memory",
     "gpu",
     "is_available",
+    "fast",
     "metal",
     "reset_peak_memory",
     "set_default_device",

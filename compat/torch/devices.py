@@ -231,15 +231,6 @@ def device_info(d: Device | DeviceType | None = None) -> dict[str, str | int]:
     return {"architecture": platform.machine(), "device_name": name, "memory_size": _total_memory()}
 
 
-class _Metal:
-    """``mx.metal``: MLX's Metal backend, which the torch mirror never has."""
-
-    @staticmethod
-    def is_available() -> bool:
-        """Always ``False``: Metal kernels run only under MLX."""
-        return False
-
-
 class _Cuda:
     """``mx.cuda``: whether torch sees a CUDA device."""
 
@@ -249,5 +240,4 @@ class _Cuda:
         return torch.cuda.is_available()
 
 
-metal = _Metal()
 cuda = _Cuda()
