@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml setup.py
 	# Pinned first: an unpinned torch pulls gigabytes of CUDA wheels.
 	$(VENV)/bin/python -m pip install -q "torch==2.13.0"
 	$(VENV)/bin/python -m pip install -q -e ".[dev,torch]"
+	# Test-only reference for the RKM; --no-deps: its torchvision pin is a CUDA build (tests stub it).
+	$(VENV)/bin/python -m pip install -q --no-deps "pyrkm==0.1.0"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -23,7 +23,8 @@ Differences from MLX, all forced by torch:
 * Python operators on ``uint16/32/64`` tensors (``a + b``) raise in torch; use the functions
   (``mx.add(a, b)``), which emulate them;
 * a 0-d array combined with an n-d array follows torch's rule (the n-d dtype wins within a
-  category) rather than MLX's plain promotion.
+  category) rather than MLX's plain promotion;
+* ``float64`` with ``complex64`` gives torch's ``complex128`` (MLX has only ``complex64``).
 """
 
 # ruff: noqa: F401, F403 - this module re-exports the namespace

@@ -95,8 +95,13 @@ def _unary_fallback(op: Callable, a: Any) -> Tensor:
 
 def _binary(op: Callable, name: str, doc: str) -> Callable:
     def fn(a: Any, b: Any, stream: Any = None) -> Tensor:
-        # torch types bool array op Python int as int64; MLX (and the fallback) as int32
-        if a.__class__ is Tensor and not (b.__class__ is int and a.dtype is torch.bool):
+        # torch types bool array op Python int as int64; MLX (and the fallback) as int32. Wide
+        # unsigned dtypes go straight to the emulation: torch raising first costs ~10 us.
+        if (
+            a.__class__ is Tensor
+            and a.dtype not in WIDE_UNSIGNED
+            and not (b.__class__ is int and a.dtype is torch.bool)
+        ):
             try:
                 return op(a, b)
             except _FALLBACK:

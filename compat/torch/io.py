@@ -21,6 +21,8 @@ from .dtypes import bfloat16
 
 _File = str | os.PathLike | IO[bytes]
 
+_SAFETENSORS = ".safetensors"
+
 
 def _host(x: Any, what: str) -> np.ndarray:
     x = to_array(x)
@@ -83,9 +85,12 @@ def _from_safetensors(x: Any) -> Tensor:
 def save_safetensors(
     file: _File, arrays: dict[str, Any], metadata: dict[str, str] | None = None
 ) -> None:
-    """Save a dict of arrays to a ``.safetensors`` file, with optional string metadata."""
+    """Save a dict of arrays to a ``.safetensors`` file (the suffix is added to a path that
+    lacks it), with optional string metadata."""
     if not isinstance(arrays, dict):
         raise TypeError(f"save_safetensors: arrays must be a dict, got {type(arrays).__name__}")
+    if isinstance(file, (str, os.PathLike)) and not str(file).endswith(_SAFETENSORS):
+        file = f"{os.fspath(file)}{_SAFETENSORS}"
     host = {name: _safetensors_host(x) for name, x in arrays.items()}
     _safetensors().save(file, host, metadata)
 

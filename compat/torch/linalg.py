@@ -126,10 +126,10 @@ def slogdet(a: Any, *, stream: Any = None) -> tuple[Tensor, Tensor]:
 
 
 def lu(a: Any, *, stream: Any = None) -> tuple[Tensor, Tensor, Tensor]:
-    """``(p, L, U)`` with ``a[p] = L @ U``: ``p`` is the row permutation as indices."""
+    """``(p, L, U)`` with ``(L @ U)[p] = a``: ``p`` is the row permutation as indices."""
     permutation, lower, upper = torch.linalg.lu(_float(a))
-    # torch gives a = P L U; row i of L U is row argmax(P[:, i]) of a.
-    return permutation.argmax(dim=-2), lower, upper
+    # torch gives a = P L U: row i of a is row argmax(P[i, :]) of L U.
+    return permutation.argmax(dim=-1), lower, upper
 
 
 def lu_factor(a: Any, *, stream: Any = None) -> tuple[Tensor, Tensor]:

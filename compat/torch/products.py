@@ -14,8 +14,13 @@ from .reductions import sum
 
 
 def matmul(a: Any, b: Any, /, *, stream: Any = None) -> Tensor:
-    """Matrix product with broadcasting over leading axes."""
-    return torch.matmul(a, b)
+    """Matrix product with broadcasting over leading axes, in the operands' promoted dtype."""
+    try:
+        return torch.matmul(a, b)
+    except (TypeError, RuntimeError):  # torch multiplies only equal dtypes
+        a, b = as_tensor(a), as_tensor(b)
+        dtype = torch.promote_types(a.dtype, b.dtype)
+        return torch.matmul(a.to(dtype), b.to(dtype))
 
 
 def addmm(

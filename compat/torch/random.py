@@ -1,7 +1,7 @@
 """Key-based random numbers, as ``mlx.core.random`` and bit for bit equal to it.
 
-A key is a ``uint32`` array of shape ``(2,)``. Random bits are the Threefry-2x32 hash (20
-rounds, JAX's and MLX's generator) of a counter under the key, laid out exactly as MLX's
+A key is a ``uint32`` array of shape ``(2,)``. Random bits are the Threefry-2x32 hash of a
+counter under the key (:mod:`ember_mlx.compat._threefry`), laid out exactly as MLX's
 ``RandomBits`` kernel lays them out. So for the same key :func:`split`, :func:`uniform`,
 :func:`bernoulli`, :func:`randint` and :func:`permutation` return MLX's values exactly, and the
 samplers built on them (:func:`normal` through ``erfinv``, :func:`gumbel`, ...) agree with MLX to
@@ -25,11 +25,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._threefry import MASK as _MASK
+from .._threefry import threefry2x32
 from .arrays import to_array
 from .dtypes import Dtype, bfloat16, float16, float32, int32, int64, uint32
-
-_MASK = 0xFFFFFFFF
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 
 # The largest value below 1 in each float type, as float32: uniform samples stay in [0, 1).
 _BELOW_ONE = {
@@ -65,23 +64,6 @@ def _key_words(k: Any) -> tuple[int, int]:
     return k0, k1
 
 
-def _threefry(k0: int, k1: int, x0: Any, x1: Any) -> tuple[Any, Any]:
-    """Threefry-2x32 (20 rounds) of the counter pair ``(x0, x1)`` under the key ``(k0, k1)``.
-
-    The counters are Python ints or ``int64`` tensors holding ``uint32`` values: every add and
-    shift is masked back to 32 bits, so both give MLX's ``uint32`` arithmetic exactly.
-    """
-    schedule = (k0, k1, k0 ^ k1 ^ 0x1BD11BDA)
-    x0, x1 = (x0 + k0) & _MASK, (x1 + k1) & _MASK
-    for i in range(5):
-        for r in _ROTATIONS[i % 2]:
-            x0 = (x0 + x1) & _MASK
-            x1 = (((x1 << r) | (x1 >> (32 - r))) & _MASK) ^ x0
-        x0 = (x0 + schedule[(i + 1) % 3]) & _MASK
-        x1 = (x1 + schedule[(i + 2) % 3] + i + 1) & _MASK
-    return x0, x1
-
-
 # Up to this many words are hashed with Python ints: cheaper than ~150 tiny tensor ops.
 _HOST_WORDS = 32
 
@@ -96,10 +78,10 @@ def _words(n: int, k0: int, k1: int) -> list[int] | Tensor:
     half, odd = divmod(n, 2)
     pairs = half + odd
     if n <= _HOST_WORDS:
-        hashes = [_threefry(k0, k1, j, (j + pairs) % n) for j in range(pairs)]
+        hashes = [threefry2x32(k0, k1, j, (j + pairs) % n) for j in range(pairs)]
         return [h[0] for h in hashes] + [h[1] for h in hashes[:half]]
     counter = torch.arange(pairs, dtype=int64)
-    x0, x1 = _threefry(k0, k1, counter, (counter + pairs) % n)
+    x0, x1 = threefry2x32(k0, k1, counter, (counter + pairs) % n)
     return torch.cat([x0, x1[:half]])
 
 
@@ -210,11 +192,18 @@ def randint(
     key: Tensor | None = None,
     stream: Any = None,
 ) -> Tensor:
-    """Random integers from ``[low, high)``: the floor of a float32 uniform draw, as MLX."""
+    """Random integers from ``[low, high)``: the floor of a float32 uniform draw, as MLX.
+
+    The floor is clipped to ``[low, high - 1]``: bounds that float32 cannot represent exactly
+    may widen the uniform draw's range.
+    """
     dtype = dtype or int32
     if dtype.is_floating_point or dtype.is_complex:
         raise ValueError(f"randint: dtype must be an integer type, got {dtype}")
-    return torch.floor(uniform(low, high, shape, float32, key)).to(dtype)
+    out = torch.floor(uniform(low, high, shape, float32, key)).to(dtype)
+    low, high = to_array(low), to_array(high)
+    top = (high - torch.ones((), dtype=high.dtype)).to(dtype)
+    return torch.maximum(torch.minimum(out, top), low.to(dtype))
 
 
 def truncated_normal(
@@ -298,6 +287,18 @@ def multivariate_normal(
     return mean + (z[..., None, :] @ root)[..., 0, :]
 
 
+def _inverse_cdf(logits: Tensor, shape: tuple[int, ...], key: Tensor | None) -> Tensor:
+    """Draws from one categorical distribution by inverting its CDF, as MLX does when the
+    logits hold a single distribution and several samples are asked for."""
+    x = logits.to(torch.promote_types(logits.dtype, float32))
+    m = torch.max(x)
+    # an infinite maximum makes the distribution uniform over the maximal entries
+    w = (x == m).to(x.dtype) if torch.isinf(m) else torch.exp(x - m)
+    cdf = torch.cat([torch.zeros(1, dtype=x.dtype), torch.cumsum(w[:-1], 0)])
+    u = uniform(0, 1, shape, float32, key) * torch.sum(w)
+    return torch.searchsorted(cdf, u, right=True) - 1
+
+
 def categorical(
     logits: Any,
     axis: int = -1,
@@ -308,7 +309,8 @@ def categorical(
 ) -> Tensor:
     """Category indices (``int64``) drawn with probabilities ``softmax(logits, axis)``.
 
-    Uses the Gumbel-max trick, as MLX: ``argmax(logits + gumbel)``.
+    As in MLX: by inverse CDF when ``logits`` hold one distribution and a sample shape is
+    given, otherwise by the Gumbel-max trick, ``argmax(logits + gumbel)``.
     """
     logits = to_array(logits)
     if shape is not None and num_samples is not None:
@@ -316,14 +318,24 @@ def categorical(
     if not -logits.ndim <= axis < logits.ndim:
         raise ValueError(f"categorical: axis {axis} is out of range for {logits.ndim} axes")
     axis %= logits.ndim
+    reduced = (*logits.shape[:axis], *logits.shape[axis + 1 :])
     if num_samples is not None:
         logits = logits[..., None]
-        shape = (*logits.shape[:axis], *logits.shape[axis + 1 : -1], num_samples)
+        shape = (*reduced, num_samples)
     elif shape is None:
-        shape = (*logits.shape[:axis], *logits.shape[axis + 1 :])
-    shape = _shape(shape)
+        shape = reduced
+    else:
+        shape = _shape(shape)
+        if torch.broadcast_shapes(shape, reduced) != shape:
+            raise ValueError(
+                f"categorical: shape {shape} does not broadcast with the logits' shape "
+                f"{reduced} without axis {axis}"
+            )
+    n = logits.shape[axis]
+    if n > 0 and logits.numel() == n and shape:
+        return _inverse_cdf(logits.reshape(n), shape, key)
     offset = axis + len(shape) - logits.ndim + 1
-    noise_shape = (*shape[:offset], logits.shape[axis], *shape[offset:])
+    noise_shape = (*shape[:offset], n, *shape[offset:])
     return torch.argmax(gumbel(noise_shape, float32, key) + logits, dim=offset)
 
 

@@ -247,10 +247,19 @@ def put_along_axis(
     return torch.scatter(a, axis, indices, values.expand(shape))
 
 
-def _starts(start_indices: Any) -> list[int]:
+def _block(
+    ndim: int, start_indices: Any, axes: Sequence[int], sizes: Sequence[int]
+) -> tuple[builtins.slice, ...]:
+    """The index of a block of ``sizes`` (one per axis) starting at ``start_indices`` along
+    ``axes`` and at 0 along the other axes."""
     if isinstance(start_indices, Tensor):
-        return [int(s) for s in start_indices.reshape(-1).tolist()]
-    return [int(s) for s in start_indices]
+        start_indices = start_indices.reshape(-1).tolist()
+    starts = [0] * ndim
+    for axis, start in zip(axes, start_indices, strict=True):
+        starts[axis] = int(start)
+    return tuple(
+        builtins.slice(start, start + size) for start, size in zip(starts, sizes, strict=True)
+    )
 
 
 def slice(  # noqa: A001 - the MLX name
@@ -261,11 +270,10 @@ def slice(  # noqa: A001 - the MLX name
     *,
     stream: Any = None,
 ) -> Tensor:
-    """The block of ``a`` of ``slice_size`` starting at ``start_indices`` along ``axes``."""
-    out = as_tensor(a)
-    for axis, start, size in zip(axes, _starts(start_indices), slice_size, strict=True):
-        out = out.narrow(axis, start, size)
-    return out
+    """The block of ``a`` of shape ``slice_size`` (one size per axis of ``a``) starting at
+    ``start_indices`` along ``axes`` and at 0 along the other axes."""
+    a = as_tensor(a)
+    return a[_block(a.ndim, start_indices, axes, slice_size)]
 
 
 def slice_update(
@@ -279,15 +287,8 @@ def slice_update(
     a = as_tensor(a)
     update = as_tensor(update)
     update = update.reshape((1,) * (a.ndim - update.ndim) + tuple(update.shape))
-    starts = [0] * a.ndim
-    for axis, start in zip(axes, _starts(start_indices), strict=True):
-        starts[axis] = start
-    index = tuple(
-        builtins.slice(start, start + size)
-        for start, size in zip(starts, update.shape, strict=True)
-    )
     out = a.clone()
-    out[index] = update
+    out[_block(a.ndim, start_indices, axes, update.shape)] = update
     return out
 
 

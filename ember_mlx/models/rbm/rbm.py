@@ -1,28 +1,28 @@
-"""The restricted Boltzmann machine: a bipartite energy model of visible and hidden units.
+r"""The restricted Boltzmann machine: a bipartite energy model of visible and hidden units.
 
 With visible units :math:`v`, binary hidden units :math:`h`, weights :math:`W` (``visible x
 hidden``), visible bias :math:`b` and hidden bias :math:`c`, the energy is
 
 .. math::
 
-    E(v, h) = -b^\\top v - c^\\top h - v^\\top W h \\quad \\text{(binary visible units)}
+    E(v, h) = -b^\top v - c^\top h - v^\top W h \quad \text{(binary visible units)}
 
-    E(v, h) = \\tfrac12 \\lVert v - b \\rVert^2 - c^\\top h - v^\\top W h
-    \\quad \\text{(Gaussian visible units, unit variance)}
+    E(v, h) = \tfrac12 \lVert v - b \rVert^2 - c^\top h - v^\top W h
+    \quad \text{(Gaussian visible units, unit variance)}
 
-and :math:`p(v, h) \\propto e^{-E(v, h)}`. Summing out :math:`h` gives the free energy
-:math:`p(v) \\propto e^{-F(v)}`,
+and :math:`p(v, h) \propto e^{-E(v, h)}`. Summing out :math:`h` gives the free energy
+:math:`p(v) \propto e^{-F(v)}`,
 
 .. math::
 
-    F(v) = -b^\\top v - \\sum_j \\operatorname{softplus}(c_j + v^\\top W_{:j})
-    \\quad \\text{(binary)}, \\qquad
-    F(v) = \\tfrac12 \\lVert v - b \\rVert^2 - \\sum_j \\operatorname{softplus}(c_j + v^\\top W_{:j})
-    \\quad \\text{(Gaussian)}.
+    F(v) = -b^\top v - \sum_j \operatorname{softplus}(c_j + v^\top W_{:j})
+    \quad \text{(binary)}, \qquad
+    F(v) = \tfrac12 \lVert v - b \rVert^2 - \sum_j \operatorname{softplus}(c_j + v^\top W_{:j})
+    \quad \text{(Gaussian)}.
 
 Both layers are conditionally independent given the other:
-:math:`p(h_j = 1 \\mid v) = \\sigma(c_j + v^\\top W_{:j})`, and :math:`p(v_i = 1 \\mid h) =
-\\sigma(b_i + W_{i:} h)` (binary) or :math:`v_i \\mid h \\sim N(b_i + W_{i:} h, 1)` (Gaussian).
+:math:`p(h_j = 1 \mid v) = \sigma(c_j + v^\top W_{:j})`, and :math:`p(v_i = 1 \mid h) =
+\sigma(b_i + W_{i:} h)` (binary) or :math:`v_i \mid h \sim N(b_i + W_{i:} h, 1)` (Gaussian).
 Every sample is drawn by :func:`ember_mlx.kernels.gibbs_chain`.
 """
 
@@ -36,6 +36,7 @@ from ember_mlx.kernels import gibbs_chain
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps.base import check_count, check_fraction
 
+from . import conditionals
 from .training import train_rbm
 
 VISIBLE_TYPES = ("binary", "gaussian")
@@ -60,12 +61,12 @@ def _check_seed(name: str, value: Any) -> int:
 
 
 class RBM(Module):
-    """A restricted Boltzmann machine trained by contrastive divergence (CD-k or PCD-k).
+    r"""A restricted Boltzmann machine trained by contrastive divergence (CD-k or PCD-k).
 
     Args:
         visible_size (int): number of visible units.
         hidden_size (int): number of (binary) hidden units.
-        learning_rate (float, optional): step size :math:`\\epsilon`. Default: ``0.01``.
+        learning_rate (float, optional): step size :math:`\epsilon`. Default: ``0.01``.
         visible_type (str, optional): ``"binary"`` (data in :math:`[0, 1]`, read as
             probabilities) or ``"gaussian"`` (unit variance; standardise the data first).
             Default: ``"binary"``.
@@ -75,8 +76,8 @@ class RBM(Module):
             batch. Default: ``False``.
         num_chains (int, optional): number of persistent chains ("fantasy particles") that PCD
             and :meth:`generate` run. Default: ``100``.
-        momentum (float, optional): momentum :math:`\\mu \\in [0, 1)`. Default: ``0.5``.
-        weight_decay (float, optional): L2 penalty :math:`\\lambda` on the weights.
+        momentum (float, optional): momentum :math:`\mu \in [0, 1)`. Default: ``0.5``.
+        weight_decay (float, optional): L2 penalty :math:`\lambda` on the weights.
             Default: ``1e-4``.
         init_std (float, optional): standard deviation of the initial weights. Default: ``0.01``.
         seed (int, optional): seeds the initial weights, the shuffling and every Gibbs draw, so a
@@ -186,16 +187,15 @@ class RBM(Module):
         return array
 
     def hidden_probabilities(self, v: Any) -> Any:
-        """:math:`p(h = 1 \\mid v) = \\sigma(c + v W)`, without input checks."""
-        return mx.sigmoid(v @ self.weights + self.hidden_bias)
+        r""":math:`p(h = 1 \mid v)` of a checked ``v`` (:mod:`.conditionals`)."""
+        return conditionals.hidden_probabilities(v, self.weights, self.hidden_bias)
 
     def visible_mean(self, h: Any) -> Any:
-        """:math:`E[v \\mid h]`: :math:`\\sigma(b + h W^\\top)` or :math:`b + h W^\\top`, unchecked."""
-        pre = h @ self.weights.T + self.visible_bias
-        return pre if self.gaussian else mx.sigmoid(pre)
+        r""":math:`E[v \mid h]` of a checked ``h`` (:mod:`.conditionals`)."""
+        return conditionals.visible_mean(h, self.weights, self.visible_bias, self.gaussian)
 
     def transform(self, data: Any) -> Any:
-        """Hidden-unit probabilities :math:`p(h = 1 \\mid v)`, ``(samples, hidden_size)``."""
+        r"""Hidden-unit probabilities :math:`p(h = 1 \mid v)`, ``(samples, hidden_size)``."""
         return self.hidden_probabilities(self.check_data(data))
 
     def __call__(self, data: Any) -> Any:
@@ -203,12 +203,12 @@ class RBM(Module):
         return self.transform(data)
 
     def reconstruct(self, data: Any) -> Any:
-        """The mean-field reconstruction :math:`\\hat v = E[v \\mid h = p(h = 1 \\mid v)]`."""
+        r"""The mean-field reconstruction :math:`\hat v = E[v \mid h = p(h = 1 \mid v)]`."""
         return self.visible_mean(self.transform(data))
 
     def reconstruction_error(self, data: Any) -> Any:
-        """Mean squared reconstruction error per sample,
-        :math:`\\tfrac{1}{n_v} \\sum_i (v_i - \\hat v_i)^2`, shape ``(samples,)``."""
+        r"""Mean squared reconstruction error per sample,
+        :math:`\tfrac{1}{n_v} \sum_i (v_i - \hat v_i)^2`, shape ``(samples,)``."""
         v = self.check_data(data)
         return mx.mean(mx.square(v - self.visible_mean(self.hidden_probabilities(v))), axis=1)
 
@@ -221,20 +221,20 @@ class RBM(Module):
         return -(v @ self.visible_bias) - hidden_term
 
     def pseudo_likelihood(self, data: Any, seed: int | None = None) -> Any:
-        """Log pseudo-likelihood of each sample (binary visible units).
+        r"""Log pseudo-likelihood of each sample (binary visible units).
 
         .. math::
 
-            \\mathrm{PL}(v) = \\sum_i \\log p(v_i \\mid v_{-i})
-            = \\sum_i \\log \\sigma\\big(F(\\tilde v^{(i)}) - F(v)\\big)
+            \mathrm{PL}(v) = \sum_i \log p(v_i \mid v_{-i})
+            = \sum_i \log \sigma\big(F(\tilde v^{(i)}) - F(v)\big)
 
-        where :math:`\\tilde v^{(i)}` is :math:`v` with unit :math:`i` flipped.
+        where :math:`\tilde v^{(i)}` is :math:`v` with unit :math:`i` flipped.
 
         Args:
             data (array-like): ``(samples, visible_size)`` values in :math:`[0, 1]`.
             seed (int, optional): ``None`` sums over every unit (exact, deterministic). An int
                 uses scikit-learn's estimator instead: one unit :math:`i` per sample, drawn from
-                ``mx.random.key(seed)``, and :math:`n_v \\log \\sigma(F(\\tilde v^{(i)}) - F(v))`,
+                ``mx.random.key(seed)``, and :math:`n_v \log \sigma(F(\tilde v^{(i)}) - F(v))`,
                 an unbiased estimate at :math:`1/n_v` of the cost.
 
         Returns:
@@ -265,13 +265,13 @@ class RBM(Module):
         return mx.sum(log_conditionals, axis=1) * (self.visible_size / chosen)
 
     def _flip_log_conditionals(self, v: Any, units: Any | None) -> Any:
-        """:math:`\\log \\sigma(F(\\tilde v^{(i)}) - F(v))` for every unit (``units=None``) or for
+        r""":math:`\log \sigma(F(\tilde v^{(i)}) - F(v))` for every unit (``units=None``) or for
         one unit per sample (``units``: ``(samples, 1)`` indices), shape ``(samples, chosen)``.
 
-        Flipping unit :math:`i` moves it by :math:`\\delta_i = 1 - 2 v_i` and the hidden
-        pre-activations :math:`a = c + v W` by :math:`\\delta_i W_{i:}`, so
-        :math:`F(\\tilde v^{(i)}) - F(v) = -b_i \\delta_i - \\sum_j [\\operatorname{softplus}(a_j
-        + \\delta_i W_{ij}) - \\operatorname{softplus}(a_j)]`.
+        Flipping unit :math:`i` moves it by :math:`\delta_i = 1 - 2 v_i` and the hidden
+        pre-activations :math:`a = c + v W` by :math:`\delta_i W_{i:}`, so
+        :math:`F(\tilde v^{(i)}) - F(v) = -b_i \delta_i - \sum_j [\operatorname{softplus}(a_j
+        + \delta_i W_{ij}) - \operatorname{softplus}(a_j)]`.
         """
         pre = v @ self.weights + self.hidden_bias
         if units is None:
@@ -286,11 +286,11 @@ class RBM(Module):
         return -nn.softplus(-gap)
 
     def sample(self, v: Any, k: int) -> Any:
-        """Run ``k`` Gibbs steps from the visible states ``v`` (advances :attr:`step`).
+        r"""Run ``k`` Gibbs steps from the visible states ``v`` (advances :attr:`step`).
 
         Returns:
             tuple(array, array, array): the visible sample, its mean and
-            :math:`p(h = 1 \\mid v)` of the sample, as :func:`~ember_mlx.kernels.gibbs_chain`.
+            :math:`p(h = 1 \mid v)` of the sample, as :func:`~ember_mlx.kernels.gibbs_chain`.
         """
         out = gibbs_chain(
             v,
@@ -353,8 +353,9 @@ class RBM(Module):
         the size of one chunk; only the ``(samples, hidden_size)`` result grows.
 
         Args:
-            data (array-like or iterable): a ``(samples, visible_size)`` array, cut into
-                ``chunk_size`` rows, or an iterable (a generator, a data loader) of such arrays.
+            data (array or iterable): a ``(samples, visible_size)`` array (anything with a
+                ``shape``), cut into ``chunk_size`` rows, or an iterable (a generator, a data
+                loader, a list) of such arrays, read once.
             chunk_size (int, optional): rows per chunk when ``data`` is an array.
                 Default: ``1024``.
 
@@ -362,8 +363,8 @@ class RBM(Module):
             array: ``(samples, hidden_size)`` hidden probabilities, as ``transform(data)``.
         """
         chunk_size = check_count("chunk_size", chunk_size)
-        if hasattr(data, "shape") or isinstance(data, (list, tuple)):
-            data = self.check_data(data)
+        if hasattr(data, "shape") and len(data.shape) > 0:
+            # Slice before converting: a memory-mapped array is read one chunk at a time.
             chunks = (data[i : i + chunk_size] for i in range(0, data.shape[0], chunk_size))
         else:
             chunks = iter(data)
@@ -372,7 +373,7 @@ class RBM(Module):
             features.append(self.transform(chunk))
             mx.eval(features[-1])
         if not features:
-            raise ValueError("data: expected at least one chunk, got an empty iterable")
+            raise ValueError("data: expected at least one sample, got an empty array or iterable")
         return mx.concatenate(features)
 
 
