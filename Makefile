@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/ember-mlx info
+	$(VENV)/bin/python examples/demo.py --out demo_output
 
 test: $(STAMP)
 	@status=0; for backend in $(BACKENDS); do \

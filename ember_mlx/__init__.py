@@ -24,7 +24,17 @@ from ember_mlx.backend import (
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("backend", "checkpoint", "compat", "nn", "ops", "tensor")
+_SUBPACKAGES = (
+    "backend",
+    "checkpoint",
+    "compat",
+    "data",
+    "kernels",
+    "models",
+    "nn",
+    "ops",
+    "tensor",
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -69,6 +69,12 @@ def test_wheel_contents(wheel):
         for p in (ROOT / "metal").iterdir()
         if p.suffix in (".metal", ".h")
     }
+    # The emulator compiles these at run time, so they must ship too.
+    expected |= {
+        f"ember_mlx/kernels/{p.name}"
+        for p in (ROOT / "ember_mlx" / "kernels").iterdir()
+        if p.suffix in (".h", ".cpp")
+    }
     assert expected <= names, sorted(expected - names)
     assert not any(name.startswith(("compat/", "metal/", "tests/")) for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .arrays import Axes, as_shape, as_tensor, to_array
-from .dtypes import WIDE_UNSIGNED, Dtype, int64
+from .dtypes import WIDE_UNSIGNED, Dtype, int32, int64
 
 
 def normalize_axes(axis: Axes, ndim: int) -> tuple[int, ...]:
@@ -106,9 +106,16 @@ def split(
             f"split: indices_or_sections={indices_or_sections} does not divide axis {axis} "
             f"of size {a.shape[axis]} into equal sections"
         )
-    if not isinstance(indices_or_sections, int):
-        indices_or_sections = list(indices_or_sections)
-    return list(torch.tensor_split(a, indices_or_sections, dim=axis))
+    size = a.shape[axis]
+    if isinstance(indices_or_sections, int):
+        return list(torch.split(a, size // indices_or_sections, dim=axis))
+    indices = [int(i) for i in indices_or_sections]
+    # torch.split (sizes) is cheaper than tensor_split under autograd; it needs sorted bounds.
+    bounds = [0, *(min(i, size) for i in indices), size]
+    if all(i >= 0 for i in indices) and bounds == sorted(bounds):
+        sizes = [hi - lo for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        return list(torch.split(a, sizes, dim=axis))
+    return list(torch.tensor_split(a, indices, dim=axis))
 
 
 def tile(a: Any, reps: int | Sequence[int], /, *, stream: Any = None) -> Tensor:
@@ -214,7 +221,19 @@ def take(a: Any, /, indices: int | Any, axis: int | None = None, *, stream: Any 
         a, axis = a.reshape(-1), 0
     if isinstance(indices, int):
         return a.select(axis, indices)
-    return a[(builtins.slice(None),) * (axis % a.ndim) + (_index(indices),)]
+    indices = _index(indices)
+    axis %= a.ndim
+    if indices.dtype in (int32, int64) and a.device.type == "cpu":
+        # index_select is several times cheaper than advanced indexing, both ways (its backward
+        # is index_add, not a sorting index_put). It rejects negative indices, which MLX wraps;
+        # on the CPU it raises before doing anything, so those take the general path.
+        try:
+            out = torch.index_select(a, axis, indices.reshape(-1))
+        except IndexError:
+            pass
+        else:
+            return out.reshape(a.shape[:axis] + indices.shape + a.shape[axis + 1 :])
+    return a[(builtins.slice(None),) * axis + (indices,)]
 
 
 def take_along_axis(

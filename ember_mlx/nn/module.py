@@ -50,16 +50,22 @@ def _encode(value: Any, argument: str) -> Any:
     """Turn a constructor argument into JSON; objects with ``get_config`` keep their class."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, (list, tuple)):
-        return [_encode(v, argument) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _encode(v, argument) for k, v in value.items()}
+    # A Module is a dict of its weights, so the get_config branch must come before the dict one.
     if hasattr(value, "get_config"):
         cls = type(value)
         return {
             "__class__": f"{cls.__module__}.{cls.__qualname__}",
             "config": _encode(value.get_config(), argument),
         }
+    if isinstance(value, nn.Module):
+        raise TypeError(
+            f"get_config: constructor argument {argument!r} is a {type(value).__name__} without "
+            "get_config(); use an ember_mlx.nn.Module or give it a get_config()/from_config() pair"
+        )
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, argument) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _encode(v, argument) for k, v in value.items()}
     if hasattr(value, "tolist"):
         return _encode(value.tolist(), argument)
     raise TypeError(
@@ -135,6 +141,19 @@ class Module(nn.Module):
                 self.unfreeze(recurse=False, keys=[key])
             return
         super().__setattr__(key, value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # The seeds write layers torch-style, with ``forward``; MLX modules define __call__.
+        forward = getattr(type(self), "forward", None)
+        if forward is not None:
+            return forward(self, *args, **kwargs)
+        try:
+            parent = super().__call__  # e.g. mlx.nn.Linear's, under our Linear
+        except AttributeError:
+            raise NotImplementedError(
+                f"{type(self).__name__} defines neither __call__ nor forward"
+            ) from None
+        return parent(*args, **kwargs)
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments as JSON-ready values (nested objects by class and config)."""
@@ -215,8 +234,7 @@ class Module(nn.Module):
                     f"the model expects {tuple(expected[name].shape)}"
                 )
         converted = [
-            (name, mx.astype(mx.array(value), expected[name].dtype))
-            for name, value in arrays.items()
+            (name, mx.array(value, dtype=expected[name].dtype)) for name, value in arrays.items()
         ]
         self.update(utils.tree_unflatten(converted))
         return self

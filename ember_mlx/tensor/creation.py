@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ember_mlx.backend import mx
 
 from .conversion import to_device, to_numpy
@@ -35,7 +37,8 @@ def array(data: Any, dtype: Any = None, device: str | None = None) -> mx.array:
         An ``mx.array`` (``numpy.ndarray`` / ``torch.Tensor`` on the mirrors).
     """
     dtype = get_dtype(dtype)
-    if isinstance(data, mx.array):
+    # On the numpy mirror mx.array is np.ndarray: numpy data still needs its dtype inferred as MLX.
+    if isinstance(data, mx.array) and not isinstance(data, np.ndarray):
         x = data if dtype is None else mx.astype(data, dtype)
     else:
         if not isinstance(data, _PYTHON_DATA):

@@ -20,6 +20,7 @@ stack = mx.stack
 expand_dims = mx.expand_dims
 tile = mx.tile
 maximum = mx.maximum
+matmul = mx.matmul  # the seeds' nn examples call tensor.matmul
 
 
 def transpose(x: mx.array, axes: Sequence[int] | None = None) -> mx.array:

@@ -60,9 +60,12 @@ class Dense(Linear):
 
         y = f(x W^\top + b)
 
+    The seeds' two spellings agree by position: ``Dense(input_dim, units)`` (Keras) and
+    ``Dense(in_features=..., out_features=...)`` (their examples).
+
     Args:
-        input_dim: Size of the input's last axis.
-        units: Size of the output's last axis.
+        in_features: Size of the input's last axis.
+        out_features: Size of the output's last axis.
         activation: Name of :math:`f` (see :func:`get_activation`), a function, or ``None``
             for none. Default: ``None``.
         use_bias: Whether to add :math:`b`. Default: ``True``.
@@ -70,12 +73,12 @@ class Dense(Linear):
 
     def __init__(
         self,
-        input_dim: int,
-        units: int,
+        in_features: int,
+        out_features: int,
         activation: str | Callable[[Any], Any] | None = None,
         use_bias: bool = True,
     ):
-        super().__init__(input_dim, units, bias=use_bias)
+        super().__init__(in_features, out_features, bias=use_bias)
         self.activation = get_activation(activation)
 
     def _extra_repr(self) -> str:

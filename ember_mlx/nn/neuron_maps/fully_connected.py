@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ember_mlx.nn.neuron_maps.base import NeuronMap
+from ember_mlx.nn.spelling import either
 
 
 class FullyConnectedMap(NeuronMap):
@@ -27,6 +28,8 @@ class FullyConnectedMap(NeuronMap):
         input_dim: Number of inputs; when given the map is built at once.
         self_connections: Whether neurons synapse onto themselves (the diagonal).
         seed: Seed of the polarity draws (ncps's ``erev_init_seed``).
+        output_size, input_size: The seeds' examples' spellings of ``output_dim`` and
+            ``input_dim``.
     """
 
     def __init__(
@@ -36,7 +39,12 @@ class FullyConnectedMap(NeuronMap):
         input_dim: int | None = None,
         self_connections: bool = True,
         seed: int | None = 1111,
+        *,
+        output_size: int | None = None,
+        input_size: int | None = None,
     ):
+        output_dim = either("output_dim", output_dim, "output_size", output_size)
+        input_dim = either("input_dim", input_dim, "input_size", input_size)
         super().__init__(units, output_dim, sparsity_level=0.0, seed=seed)
         if not isinstance(self_connections, (bool, np.bool_)):
             raise TypeError(

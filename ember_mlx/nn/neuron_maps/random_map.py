@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember_mlx.nn.neuron_maps.base import NeuronMap, check_fraction
+from ember_mlx.nn.spelling import either
 
 
 class RandomMap(NeuronMap):
@@ -27,6 +28,8 @@ class RandomMap(NeuronMap):
         input_dim: Number of inputs; when given the map is built at once.
         sparsity_level: Fraction :math:`s \in [0, 1)` of pairs left unconnected (ncps's range).
         seed: Seed of the draws (ncps's ``random_seed``).
+        output_size, input_size: The seeds' examples' spellings of ``output_dim`` and
+            ``input_dim``.
     """
 
     def __init__(
@@ -36,7 +39,12 @@ class RandomMap(NeuronMap):
         input_dim: int | None = None,
         sparsity_level: float = 0.5,
         seed: int | None = 1111,
+        *,
+        output_size: int | None = None,
+        input_size: int | None = None,
     ):
+        output_dim = either("output_dim", output_dim, "output_size", output_size)
+        input_dim = either("input_dim", input_dim, "input_size", input_size)
         sparsity_level = check_fraction("sparsity_level", sparsity_level, include_high=False)
         super().__init__(units, output_dim, sparsity_level=sparsity_level, seed=seed)
         self._rng = np.random.default_rng(self.seed)

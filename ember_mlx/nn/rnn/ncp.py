@@ -11,6 +11,7 @@ from ember_mlx.nn.layers.activations import get_activation
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import AutoNCPMap, NeuronMap
 from ember_mlx.nn.rnn.sequence import check_state
+from ember_mlx.nn.spelling import either
 
 
 class NCP(Module):
@@ -34,6 +35,7 @@ class NCP(Module):
         input_size: Number of input features, or ``None`` (see ``neuron_map``).
         activation: Name of :math:`f` (see :func:`~ember_mlx.nn.layers.get_activation`).
         use_bias: Whether to add :math:`b`.
+        wiring: The seeds' examples' name for ``neuron_map``.
 
     Call ``ncp(x, state=None, return_state=False)`` with ``x`` of shape ``(batch, input_size)``
     and ``state`` ``(batch, units)`` (zeros if ``None``); returns :math:`y`,
@@ -42,12 +44,15 @@ class NCP(Module):
 
     def __init__(
         self,
-        neuron_map: NeuronMap,
+        neuron_map: NeuronMap | None = None,
         input_size: int | None = None,
         activation: str | Callable[[Any], Any] = "tanh",
         use_bias: bool = True,
+        *,
+        wiring: NeuronMap | None = None,
     ):
         super().__init__()
+        neuron_map = either("neuron_map", neuron_map, "wiring", wiring)
         if not isinstance(neuron_map, NeuronMap):
             raise TypeError(f"neuron_map: expected a NeuronMap, got {type(neuron_map).__name__}")
         self.neuron_map = neuron_map
