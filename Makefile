@@ -24,7 +24,9 @@ demo: $(STAMP)
 	$(VENV)/bin/python examples/demo.py --out demo_output
 
 test: $(STAMP)
-	@status=0; for backend in $(BACKENDS); do \
+	@status=0; \
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . || status=1; \
+	for backend in $(BACKENDS); do \
 		echo "=== EMBER_BACKEND=$$backend"; \
 		EMBER_BACKEND=$$backend $(VENV)/bin/python -m pytest -q -p no:cacheprovider || status=1; \
 	done; exit $$status

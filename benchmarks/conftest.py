@@ -34,7 +34,8 @@ def pytest_runtest_call(item):
     yield
     fixture = getattr(item, "funcargs", {}).get("benchmark")
     stats = getattr(fixture, "stats", None)  # None when benchmarks are disabled
-    if stats is None or fixture.group is None:
+    # No rounds when the benchmarked call raised: let pytest report that error.
+    if stats is None or fixture.group is None or not stats.stats.data:
         return
     is_reference = item.get_closest_marker("reference") is not None
     _TIMES[fixture.group].append((item.name, stats.stats.min, is_reference))

@@ -105,8 +105,8 @@ def rbm_digits(epochs: int, out: Path) -> None:
     data, labels = binarised_digits()
     rbm = RBM(64, 64, learning_rate=0.05, persistent=True, num_chains=32, seed=0)
     history = rbm.train(mx.array(data), epochs=epochs, batch_size=20, progress=True)
-    errors = history["reconstruction_error"]
-    print(f"RBM 64 x 64 on binarised digits: reconstruction error {errors[0]:.4f} -> {errors[-1]:.4f}")
+    first, last = history["reconstruction_error"][0], history["reconstruction_error"][-1]
+    print(f"RBM 64 x 64 on binarised digits: reconstruction error {first:.4f} -> {last:.4f}")
 
     normal = labels == 3
     detector = RBMAnomalyDetector(64, 32, learning_rate=0.05, percentile=95.0, seed=0)

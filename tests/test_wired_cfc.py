@@ -263,3 +263,22 @@ def test_bad_arguments_raise(rng):
     model = CfC(F, AutoNCPMap(16, 4))
     with pytest.raises(ValueError, match="state"):
         model(mx.array(inputs(rng)), mx.zeros((B, 4)))
+
+
+def test_cell_mixed_memory_runs_the_lstm_first(rng):
+    neuron_map = NCPMap(6, 4, 3, sensory_neurons=F, seed=1)
+    cell = WiredCfCCell(neuron_map, mixed_memory=True)
+    plain = WiredCfCCell(NCPMap(6, 4, 3, sensory_neurons=F, seed=1))
+    plain.update({k: v for k, v in cell.parameters().items() if k != "memory"})
+    x = mx.array(rng.standard_normal((B, F)).astype(np.float32))
+    h0 = mx.array(rng.standard_normal((B, 13)).astype(np.float32))
+    c0 = mx.array(rng.standard_normal((B, 13)).astype(np.float32))
+    h, c = cell(x, (h0, c0), ts=0.5)
+    h_memory, c_expected = cell.memory(x, (h0, c0))
+    assert_close(c, to_numpy(c_expected))
+    assert_close(h, to_numpy(plain(x, h_memory, ts=0.5)))
+    # A bare state starts the memory at zero.
+    h_bare, _ = cell(x, h0)
+    assert_close(h_bare, to_numpy(cell(x, (h0, mx.zeros_like(h0)))[0]))
+    with pytest.raises(ValueError, match=r"state\[1\]"):
+        cell(x, (h0, mx.zeros((B, 5))))

@@ -226,10 +226,11 @@ def take(a: Any, /, indices: int | Any, axis: int | None = None, *, stream: Any 
     if indices.dtype in (int32, int64) and a.device.type == "cpu":
         # index_select is several times cheaper than advanced indexing, both ways (its backward
         # is index_add, not a sorting index_put). It rejects negative indices, which MLX wraps;
-        # on the CPU it raises before doing anything, so those take the general path.
+        # on the CPU it raises (IndexError, or RuntimeError for int32 indices) before doing
+        # anything, so those take the general path.
         try:
             out = torch.index_select(a, axis, indices.reshape(-1))
-        except IndexError:
+        except (IndexError, RuntimeError):
             pass
         else:
             return out.reshape(a.shape[:axis] + indices.shape + a.shape[axis + 1 :])

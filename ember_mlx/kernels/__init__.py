@@ -1,6 +1,8 @@
 """Hand-written Metal kernels, each beside its reference path in ``mx`` ops.
 
 - :func:`gibbs_chain`: block Gibbs sampling for an RBM (``metal/gibbs.metal``).
+- :func:`wired_cfc_scan`, :func:`ltc_scan`: the masked recurrence, a whole sequence of a wired
+  CfC or LTC cell in one dispatch (``metal/wired_cfc_scan.metal``, ``metal/ltc_scan.metal``).
 - :mod:`~ember_mlx.kernels.rng`: the counter-based generator the kernels and references share.
 - :mod:`~ember_mlx.kernels.emulator`: runs a kernel body on the CPU for tests off Apple silicon.
 
@@ -14,5 +16,6 @@ Off Apple silicon the tests run the shipped Metal sources through the emulator (
 """
 
 from .gibbs import gibbs_chain, gibbs_chain_reference
+from .scan import ltc_scan, wired_cfc_scan
 
-__all__ = ["gibbs_chain", "gibbs_chain_reference"]
+__all__ = ["gibbs_chain", "gibbs_chain_reference", "ltc_scan", "wired_cfc_scan"]

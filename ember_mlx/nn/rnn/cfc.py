@@ -18,6 +18,7 @@ from ember_mlx.nn.rnn.sequence import (
     unstack_steps,
 )
 from ember_mlx.nn.rnn.wired_cfc import WiredCfCCell
+from ember_mlx.nn.spelling import either
 
 
 class CfC(Module):
@@ -54,6 +55,7 @@ class CfC(Module):
         backbone_units: Backbone width, default 128 (unwired only).
         backbone_layers: Number of backbone layers, default 1 (unwired only).
         backbone_dropout: Backbone dropout, default 0 (unwired only).
+        hidden_size: The seeds' examples' name for ``units``.
 
     Call ``cfc(x, state=None, timespans=None)``:
 
@@ -70,7 +72,7 @@ class CfC(Module):
     def __init__(
         self,
         input_size: int,
-        units: int | NeuronMap,
+        units: int | NeuronMap | None = None,
         proj_size: int | None = None,
         return_sequences: bool = True,
         mixed_memory: bool = False,
@@ -79,9 +81,14 @@ class CfC(Module):
         backbone_units: int | None = None,
         backbone_layers: int | None = None,
         backbone_dropout: float | None = None,
+        *,
+        hidden_size: int | None = None,
     ):
         super().__init__()
         self.input_size = check_size("input_size", input_size)
+        units = either("units", units, "hidden_size", hidden_size)
+        if units is None:
+            raise TypeError("units: required, a neuron map or a number of neurons")
         if isinstance(units, NeuronMap):
             backbone = {
                 "backbone_units": backbone_units,

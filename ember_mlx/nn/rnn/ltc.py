@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ember_mlx.backend import mx, to_numpy
+from ember_mlx.kernels import ltc_scan
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import FullyConnectedMap, NeuronMap
 from ember_mlx.nn.rnn.ltc_cell import LTCCell
@@ -17,6 +18,7 @@ from ember_mlx.nn.rnn.sequence import (
     prepare_timespans,
     unstack_steps,
 )
+from ember_mlx.nn.spelling import either
 
 
 class LTC(Module):
@@ -45,6 +47,7 @@ class LTC(Module):
         epsilon: See :class:`LTCCell`.
         implicit_param_constraints: See :class:`LTCCell`. The default here is ``True``, as in
             ncps's ``LTC`` (its cell defaults to ``False``).
+        hidden_size: The seeds' examples' name for ``units``.
 
     Call ``ltc(x, state=None, timespans=None)``:
 
@@ -60,7 +63,7 @@ class LTC(Module):
     def __init__(
         self,
         input_size: int,
-        units: int | NeuronMap,
+        units: int | NeuronMap | None = None,
         return_sequences: bool = True,
         mixed_memory: bool = False,
         input_mapping: str | None = "affine",
@@ -68,8 +71,13 @@ class LTC(Module):
         ode_unfolds: int = 6,
         epsilon: float = 1e-8,
         implicit_param_constraints: bool = True,
+        *,
+        hidden_size: int | None = None,
     ):
         super().__init__()
+        units = either("units", units, "hidden_size", hidden_size)
+        if units is None:
+            raise TypeError("units: required, a neuron map or a number of neurons")
         neuron_map = units if isinstance(units, NeuronMap) else FullyConnectedMap(units)
         self.rnn_cell = LTCCell(
             neuron_map,
@@ -134,29 +142,36 @@ class LTC(Module):
         batch, steps = check_input(x, self.input_size)
         h, c = self._initial_state(state, batch, x.dtype)
         cell = self.rnn_cell
-        # The solver runs neuron-major and time-major: step t reads contiguous (features, batch)
-        # blocks, split off once (see unstack_steps) rather than indexed step by step.
-        inputs = unstack_steps(mx.contiguous(mx.transpose(cell.map_inputs(x), (1, 2, 0))))
-        constant = constant_timespan(timespans)
-        if constant is None:
+        # The solver runs neuron-major and time-major: step t reads a contiguous
+        # (features, batch) block.
+        u = mx.contiguous(mx.transpose(cell.map_inputs(x), (1, 2, 0)))
+        ts = constant_timespan(timespans)
+        if ts is None:
             ts = prepare_timespans(timespans, batch, steps, x.dtype)
-            ts = unstack_steps(mx.contiguous(mx.transpose(ts, (1, 2, 0))))
-        else:
-            ts = [constant] * steps
-        if self.mixed_memory:
-            projected = unstack_steps(self.lstm.project_input(mx.swapaxes(x, 0, 1)))
+            ts = mx.contiguous(mx.transpose(ts, (1, 2, 0)))
         prepared = cell.prepare()
-        v = mx.contiguous(h.T)
-        outputs = []
-        for t in range(steps):
-            if self.mixed_memory:
-                h, c = self.lstm.step(projected[t], (v.T, c))
-                v = mx.contiguous(h.T)
-            v = cell.step(inputs[t], v, ts[t], prepared)
-            if self.return_sequences:
-                outputs.append(v[: self.output_size])
-        if self.return_sequences:
-            y = mx.transpose(mx.stack(outputs), (2, 0, 1))
+        if self.mixed_memory:
+            y, v, c = self._scan_mixed(x, u, mx.contiguous(h.T), c, ts, prepared)
         else:
-            y = v[: self.output_size].T
+            # One Metal dispatch on Apple silicon, the loop of cell.step elsewhere.
+            y, v = ltc_scan(cell, u, mx.contiguous(h.T), ts, prepared, self.return_sequences)
+        y = mx.transpose(y, (2, 0, 1)) if self.return_sequences else y[-1].T
         return cell.readout(y), (v.T, c) if self.mixed_memory else v.T
+
+    def _scan_mixed(
+        self, x: Any, u: Any, v: Any, c: Any, ts: Any, prepared: tuple[Any, ...]
+    ) -> tuple[Any, Any, Any]:
+        """The time loop with mixed memory: the LSTM's new ``h`` replaces the cell's incoming
+        potentials in every step. Returns the motor potentials ``(steps or 1, output_size,
+        batch)``, the final potentials ``(units, batch)`` and the LSTM's ``c``."""
+        cell = self.rnn_cell
+        inputs = unstack_steps(u)
+        ts = [ts] * len(inputs) if isinstance(ts, float) else unstack_steps(ts)
+        projected = unstack_steps(self.lstm.project_input(mx.swapaxes(x, 0, 1)))
+        outputs = []
+        for t in range(len(inputs)):
+            h, c = self.lstm.step(projected[t], (v.T, c))
+            v = cell.step(inputs[t], mx.contiguous(h.T), ts[t], prepared)
+            if self.return_sequences or t == len(inputs) - 1:
+                outputs.append(v[: self.output_size])
+        return mx.stack(outputs), v, c

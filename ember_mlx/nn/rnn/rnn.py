@@ -27,7 +27,7 @@ from ember_mlx.nn.layers.activations import get_activation
 from ember_mlx.nn.layers.dense import check_features
 from ember_mlx.nn.layers.dropout import Dropout
 from ember_mlx.nn.module import Module
-from ember_mlx.nn.rnn.sequence import check_input
+from ember_mlx.nn.rnn.sequence import check_input, unstack_steps
 
 # A recurrent state: the array h, or the pair (h, c) of an LSTM.
 State = Any
@@ -103,6 +103,17 @@ class RecurrentCell(Module):
         """The next state from the projected input ``(batch, gates * hidden_size)`` and the
         current state."""
         raise NotImplementedError
+
+    def scan(self, projected: Any, state: State) -> tuple[list[Any], State]:
+        """Run :meth:`step` over the time-major projected inputs ``(steps, batch, gates *
+        hidden_size)``; returns every step's output :math:`h` and the final state."""
+        outputs = []
+        # Split once: indexing step t would make the backward pass add a zero array of the
+        # whole sequence per step.
+        for p in unstack_steps(projected):
+            state = self.step(p, state)
+            outputs.append(self.hidden(state))
+        return outputs, state
 
     def hidden(self, state: State) -> Any:
         """The output :math:`h` carried by ``state``."""
@@ -269,18 +280,14 @@ class RecurrentLayer(Module):
         return cell.pack(tuple(mx.stack(list(parts)) for parts in zip(*states, strict=True)))
 
     def __call__(self, x: Any, state: State | None = None) -> tuple[Any, State]:
-        batch_size, steps = check_input(x, self.input_size)
+        batch_size, _ = check_input(x, self.input_size)
         final = []
         for k, (cell, s) in enumerate(
             zip(self.layers, self._split_state(state, batch_size, x.dtype), strict=True)
         ):
             if k > 0:
                 x = self.layer_dropout(x)
-            projected = cell.project_input(x)
-            outputs = []
-            for t in range(steps):
-                s = cell.step(projected[:, t], s)
-                outputs.append(cell.hidden(s))
+            outputs, s = cell.scan(cell.project_input(mx.swapaxes(x, 0, 1)), s)
             x = mx.stack(outputs, axis=1)
             final.append(s)
         return x, self._merge_state(final)

@@ -29,6 +29,7 @@ from ember_mlx.nn.rnn.sequence import (
     prepare_timespans,
     unstack_steps,
 )
+from ember_mlx.nn.spelling import either
 
 
 def unit_strides(stride_length: int | Sequence[int], hidden_size: int) -> np.ndarray:
@@ -304,6 +305,7 @@ class StrideAwareCfC(Module):
             per neuron).
         backbone_layers: Number of backbone layers, default 1.
         backbone_dropout: Backbone dropout, default 0.
+        hidden_size: The seeds' examples' name for ``units``.
 
     Call ``layer(x, state=None, timespans=None)`` as :class:`~ember_mlx.nn.rnn.cfc.CfC`; returns
     ``(y, h)``.
@@ -312,7 +314,7 @@ class StrideAwareCfC(Module):
     def __init__(
         self,
         input_size: int,
-        units: int | NeuronMap,
+        units: int | NeuronMap | None = None,
         stride_lengths: int | Sequence[int] = 1,
         time_scale_factor: float = 1.0,
         return_sequences: bool = True,
@@ -321,9 +323,14 @@ class StrideAwareCfC(Module):
         backbone_units: int | None = None,
         backbone_layers: int = 1,
         backbone_dropout: float = 0.0,
+        *,
+        hidden_size: int | None = None,
     ):
         super().__init__()
         self.input_size = check_size("input_size", input_size)
+        units = either("units", units, "hidden_size", hidden_size)
+        if units is None:
+            raise TypeError("units: required, a neuron map or a number of neurons")
         options = {
             "mode": mode,
             "activation": activation,

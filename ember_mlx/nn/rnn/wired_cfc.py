@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ember_mlx.backend import mx
+from ember_mlx.kernels import wired_cfc_scan
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import NeuronMap
 from ember_mlx.nn.rnn.cfc_cell import (
@@ -18,7 +19,12 @@ from ember_mlx.nn.rnn.cfc_cell import (
     check_mode,
     load_ncps_state_dict,
 )
-from ember_mlx.nn.rnn.sequence import check_state, prepare_step_timespans, unstack_steps
+from ember_mlx.nn.rnn.sequence import (
+    MixedMemoryCell,
+    check_state,
+    prepare_step_timespans,
+    unstack_steps,
+)
 
 
 class WaveWeights(NamedTuple):
@@ -59,13 +65,25 @@ class WiredCfCCell(Module):
         neuron_map: The wiring; built here for ``input_size``.
         input_size: Number of input features, or ``None`` if ``neuron_map`` is built.
         mode: ``"default"``, ``"pure"`` or ``"no_gate"`` (see :class:`CfCCell`).
+        mixed_memory: Run an LSTM (:class:`MixedMemoryCell`, ``memory``) on the input before
+            the cell in every call, as ncps's mixed memory; the state is then ``(h, c)``.
+            (A sequence layer, ``CfC(..., mixed_memory=True)``, keeps its own.)
 
     Call ``cell(x, state=None, ts=None)`` as a :class:`CfCCell`, with ``state`` of shape
-    ``(batch, units)``; returns the next state.
+    ``(batch, units)``; returns the next state. With ``mixed_memory`` the state is ``(h, c)``
+    (a bare ``h`` starts ``c`` at zero) and the call returns ``(h', c')``.
     """
 
-    def __init__(self, neuron_map: NeuronMap, input_size: int | None = None, mode: str = "default"):
+    def __init__(
+        self,
+        neuron_map: NeuronMap,
+        input_size: int | None = None,
+        mode: str = "default",
+        mixed_memory: bool = False,
+    ):
         super().__init__()
+        if not isinstance(mixed_memory, bool):
+            raise TypeError(f"mixed_memory: expected a bool, got {type(mixed_memory).__name__}")
         if not isinstance(neuron_map, NeuronMap):
             raise TypeError(f"neuron_map: expected a NeuronMap, got {type(neuron_map).__name__}")
         if input_size is None and not neuron_map.is_built():
@@ -98,6 +116,8 @@ class WiredCfCCell(Module):
             self._motor = (motor[0], motor[0] + len(motor))
         else:
             self._motor = mx.array(np.asarray(motor, dtype=np.int32))
+        if mixed_memory:
+            self.memory = MixedMemoryCell(self.input_size, neuron_map.units)
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -169,6 +189,20 @@ class WiredCfCCell(Module):
     ) -> tuple[list[Any], Any]:
         """Run the cell over a time-major sequence (arguments as :meth:`CfCCell.scan`).
 
+        The input's share of every step is one matmul; the recurrence then runs through
+        :func:`~ember_mlx.kernels.wired_cfc_scan`: one Metal dispatch on Apple silicon,
+        :meth:`scan_projected` elsewhere.
+        """
+        weights = self.wave_weights(constant_ts)
+        projected = x @ weights.input_t + weights.input_bias
+        return wired_cfc_scan(self, projected, h, timespans, weights, all_outputs)
+
+    def scan_projected(
+        self, projected: Any, h: Any, timespans: Any, weights: WaveWeights, all_outputs: bool
+    ) -> tuple[list[Any], Any]:
+        """The recurrence of :meth:`scan` in ``mx`` ops, from the projected input
+        ``(steps, batch, heads * units)`` and the weights of :meth:`wave_weights`.
+
         The layers run as a wavefront: in wave :math:`w` layer :math:`l` does step
         :math:`w - l`, whose input, layer :math:`l - 1`'s step :math:`w - l`, came out of wave
         :math:`w - 1`. All layers of a wave then read only the previous wave's state, so a wave is
@@ -176,13 +210,12 @@ class WiredCfCCell(Module):
         rows and columns, zeros elsewhere) and one elementwise update of all units: the same
         math as layer after layer in every step, with one step's work per wave instead of one
         per layer. The first and last ``layers - 1`` waves keep the layers that have not started
-        or have finished.
+        or have finished. A layer past layer 0 takes only the bias from ``projected``, the same
+        in every step, so the waves from ``steps`` on read the last step's.
         """
-        steps, n_layers = x.shape[0], len(self._layer_sizes)
+        steps, n_layers = projected.shape[0], len(self._layer_sizes)
         waves = steps + n_layers - 1
-        weights = self._wave_weights(constant_ts)
-        x = mx.pad(x, [(0, n_layers - 1), (0, 0), (0, 0)])
-        projected = unstack_steps(x @ weights.input_t + weights.input_bias)
+        projected = unstack_steps(projected)
         if timespans is None:
             ts = [None] * waves
         else:
@@ -198,7 +231,7 @@ class WiredCfCCell(Module):
         layer_of_unit = np.repeat(np.arange(n_layers), self._layer_sizes)
         outputs = []
         for w in range(waves):
-            new = mx.addmm(projected[w], h, weights.hidden_t)
+            new = mx.addmm(projected[min(w, steps - 1)], h, weights.hidden_t)
             new = cfc_update(new, self.mode, ts[w], weights.ts, weights.pure)
             if w < n_layers - 1 or w >= steps:
                 running = (layer_of_unit <= w) & (w - layer_of_unit < steps)
@@ -208,7 +241,7 @@ class WiredCfCCell(Module):
                 outputs.append(self.output(h))
         return outputs, h
 
-    def _wave_weights(self, constant_ts: float | None) -> WaveWeights:
+    def wave_weights(self, constant_ts: float | None) -> WaveWeights:
         """The block matrices of :meth:`scan`, from every layer's :meth:`CfCCell.prepare`.
 
         Columns are ``[head 0 of all layers | head 1 of all layers | ...]``, each head in state
@@ -249,16 +282,24 @@ class WiredCfCCell(Module):
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"x: expected shape (batch, {self.input_size}), got {tuple(x.shape)}")
         batch = x.shape[0]
+        memory = state[1] if isinstance(state, tuple) else None
+        state = state[0] if isinstance(state, tuple) else state
         if state is None:
             state = mx.zeros((batch, self.state_size), dtype=x.dtype)
         else:
             check_state(state, batch, self.state_size, "state")
+        if "memory" in self:
+            if memory is None:
+                memory = mx.zeros_like(state)
+            check_state(memory, batch, self.state_size, "state[1]")
+            state, memory = self.memory(x, (state, memory))
         ts = prepare_step_timespans(ts, batch, x.dtype)
         constant = ts is None or isinstance(ts, float)
         weights = self.prepare((1.0 if ts is None else ts) if constant else None)
         projected = self.project_input(x, weights)
         states = self.step(projected, self.split_state(state), None if constant else ts, weights)
-        return self.merge_state(states)
+        h = self.merge_state(states)
+        return (h, memory) if "memory" in self else h
 
     def load_torch_state_dict(self, state_dict: Mapping[str, Any]) -> WiredCfCCell:
         """Copy the weights of an ncps ``WiredCfCCell`` (torch) built from an equal wiring;
