@@ -46,13 +46,15 @@ def windows(series: np.ndarray, length: int, horizon: int) -> tuple[mx.array, mx
 def wired_cfc_forecast(steps: int, horizon: int = 5) -> None:
     """Train ``CfC(1, AutoNCPMap(24, 1))`` with Adam to forecast Mackey-Glass ``horizon`` ahead."""
     series = to_numpy(mackey_glass(2400)).astype(np.float32)
-    series = (series - series.mean()) / series.std()
+    # The motor neurons are the output, and LeCun tanh bounds them by 1.7159: keep the targets
+    # well inside (NRMSE does not depend on the scale).
+    series = 0.5 * (series - series.mean()) / series.std()
     x_train, y_train = windows(series[:1800], 60, horizon)
     x_test, y_test = windows(series[1800:], 60, horizon)
 
     mx.random.seed(0)
     model = CfC(1, AutoNCPMap(24, 1, seed=0))
-    optimizer = optim.Adam(learning_rate=0.01, bias_correction=True)
+    optimizer = optim.Adam(learning_rate=0.02, bias_correction=True)
     washout = 10  # the state starts at zero: skip the first steps of each window
 
     def loss_fn(model: CfC, x: mx.array, y: mx.array) -> mx.array:

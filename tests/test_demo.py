@@ -1,0 +1,29 @@
+"""The README's main job (examples/demo.py) runs end to end, shortened, and writes its PNG."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ember_mlx.backend import get_backend
+
+DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo.py"
+
+
+@pytest.mark.skipif(get_backend() != "torch", reason="runs once, in the torch run (the default)")
+def test_demo_trains_every_model_and_writes_the_figure(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(DEMO), "--out", str(tmp_path), "--steps", "3", "--epochs", "1"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "EMBER_BACKEND": "torch"},
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    for start in ("wired CfC", "liquid state machine", "RBM 64 x 64", "RBM anomaly detector"):
+        assert any(line.startswith(start) for line in lines), (start, result.stdout)
+    png = tmp_path / "rbm_digits.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
