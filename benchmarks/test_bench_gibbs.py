@@ -5,12 +5,16 @@ every backend; where Metal is available the kernel path runs beside it, so the t
 compared group by group::
 
     EMBER_BACKEND=mlx python -m pytest benchmarks/test_bench_gibbs.py --benchmark-group-by=param
+
+The last test prints the throughput of each case: Gibbs samples per second, one sample being one
+chain's full ``v -> h -> v`` step (``chains * k`` per call), and random numbers per second
+(each sample draws ``784 + 500``).
 """
 
 import numpy as np
 import pytest
 
-from ember_mlx.backend import mx
+from ember_mlx.backend import get_backend, mx
 from ember_mlx.kernels import gibbs_chain
 
 N_VISIBLE, N_HIDDEN = 784, 500
@@ -22,6 +26,8 @@ PATHS = [
         marks=pytest.mark.skipif(not mx.metal.is_available(), reason="the kernel needs Metal"),
     ),
 ]
+
+RESULTS = {}  # (path, chains, k) -> fastest call in seconds
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +53,22 @@ def test_gibbs_chain(benchmark, rbm, path, chains, k):
 
     v_sample, v_mean, h_prob = benchmark.pedantic(sample, rounds=3, warmup_rounds=1)
     assert v_sample.shape == (chains, N_VISIBLE) and h_prob.shape == (chains, N_HIDDEN)
+    RESULTS[path, chains, k] = benchmark.stats.stats.min
+
+
+def test_print_samples_per_second(capsys):
+    """Throughput of every case above (needs them in the same run)."""
+    if not RESULTS:
+        pytest.skip("run the whole file to get the throughput")
+    lines = [
+        f"Gibbs sampling {N_VISIBLE}x{N_HIDDEN}, backend {get_backend()}",
+        f"{'path':<11}{'chains':>7}{'k':>4}{'ms/call':>10}{'samples/s':>12}{'numbers/s':>12}",
+    ]
+    for (path, chains, k), seconds in sorted(RESULTS.items()):
+        rate = chains * k / seconds
+        lines.append(
+            f"{path:<11}{chains:>7}{k:>4}{seconds * 1e3:>10.2f}{rate:>12.0f}"
+            f"{rate * (N_VISIBLE + N_HIDDEN):>12.3g}"
+        )
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))

@@ -111,6 +111,16 @@ def test_persistent_chain_continues_where_it_stopped():
     assert not np.allclose(to_numpy(once[1]), to_numpy(other))
 
 
+def test_long_chains_draw_their_noise_in_runs_of_steps(monkeypatch):
+    """A chain longer than one noise draw (runs of 3, 3 and 1 steps) equals the one-draw chain."""
+    rbm = as_mx(*make_rbm(4, 6, 5))
+    whole = gibbs_chain(*rbm, k=7, seed=2, step=3)
+    monkeypatch.setattr(gibbs, "NOISE_BLOCK", 3 * 4 * (6 + 5))
+    runs = gibbs_chain(*rbm, k=7, seed=2, step=3)
+    np.testing.assert_array_equal(to_numpy(runs[0]), to_numpy(whole[0]))
+    np.testing.assert_allclose(to_numpy(runs[2]), to_numpy(whole[2]), rtol=1e-6, atol=1e-7)
+
+
 def test_each_row_is_its_own_chain():
     v, weights, visible_bias, hidden_bias = make_rbm(4, 6, 5)
     changed = v.copy()
@@ -125,6 +135,51 @@ def test_seed_and_step_may_be_arrays():
     from_ints = gibbs_chain(*rbm, 2, 3000000000, 6)[1]
     from_arrays = gibbs_chain(*rbm, 2, mx.array(3000000000, dtype=mx.uint32), mx.array([6]))[1]
     np.testing.assert_array_equal(to_numpy(from_ints), to_numpy(from_arrays))
+
+
+def test_given_h_prob_is_used_for_the_first_step():
+    v, weights, visible_bias, hidden_bias = make_rbm(5, 7, 4)
+    rbm = as_mx(v, weights, visible_bias, hidden_bias)
+    h_prob = mx.array(numpy_sigmoid(v @ weights + hidden_bias))
+    given = gibbs_chain(*rbm, 2, 9, 3, h_prob=h_prob)
+    computed = gibbs_chain(*rbm, 2, 9, 3)
+    np.testing.assert_array_equal(to_numpy(given[0]), to_numpy(computed[0]))
+    np.testing.assert_allclose(to_numpy(given[1]), to_numpy(computed[1]), rtol=1e-6, atol=1e-7)
+    # The first step compares its uniforms with h_prob as given, not with one recomputed.
+    all_on = gibbs_chain(*rbm, 1, 9, 3, h_prob=mx.ones((5, 4)))[1]
+    np.testing.assert_allclose(
+        to_numpy(all_on),
+        numpy_sigmoid(weights.sum(axis=1) + visible_bias)[None].repeat(5, 0),
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize("gaussian_visible", [False, True])
+def test_counter_noise_serves_successive_calls(gaussian_visible):
+    """Three gibbs_chain calls of k = 2 steps from step 5 draw the numbers of counter_noise(seed,
+    5, 6 steps): gibbs_sweep over its slices gives the same chain."""
+    v, weights, visible_bias, hidden_bias = as_mx(*make_rbm(4, 6, 5, binary_start=True))
+    hidden, visible = gibbs.counter_noise(21, 5, 6, 4, 6, 5, gaussian_visible=gaussian_visible)
+    assert hidden.shape == (6, 4, 5) and visible.shape == (6, 4, 6)
+    swept = chained = v
+    for call in range(3):
+        chained = gibbs_chain(
+            chained,
+            weights,
+            visible_bias,
+            hidden_bias,
+            2,
+            21,
+            5 + 2 * call,
+            gaussian_visible=gaussian_visible,
+        )
+        noise = (x[2 * call : 2 * call + 2] for x in (hidden, visible))
+        swept = gibbs.gibbs_sweep(
+            swept, weights, visible_bias, hidden_bias, *noise, gaussian_visible=gaussian_visible
+        )
+        np.testing.assert_allclose(to_numpy(swept[0]), to_numpy(chained[0]), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(to_numpy(swept[2]), to_numpy(chained[2]), rtol=1e-6, atol=1e-6)
+        chained, swept = chained[0], swept[0]
 
 
 def exact_visible_distribution(weights, visible_bias, hidden_bias):
@@ -185,6 +240,10 @@ def test_bad_inputs_raise_clear_errors():
         gibbs_chain(v, weights, visible_bias, hidden_bias, 1, mx.array(0.5))
     with pytest.raises(TypeError, match="use_kernel"):
         gibbs_chain(v, weights, visible_bias, hidden_bias, 1, 0, use_kernel="yes")
+    with pytest.raises(ValueError, match=r"h_prob must have shape \(2, 3\) like p\(h \| v\), got"):
+        gibbs_chain(v, weights, visible_bias, hidden_bias, 1, 0, h_prob=mx.zeros((2, 4)))
+    with pytest.raises(TypeError, match="h_prob must be a float32 array"):
+        gibbs_chain(v, weights, visible_bias, hidden_bias, 1, 0, h_prob=mx.zeros((2, 3), mx.int32))
 
 
 def test_use_kernel_true_without_metal_says_why():

@@ -12,6 +12,7 @@ from sklearn.neural_network import BernoulliRBM
 
 from ember_mlx.backend import mx, to_numpy
 from ember_mlx.kernels import gibbs_chain
+from ember_mlx.kernels.gibbs import gibbs_sweep
 from ember_mlx.models.rbm import (
     RBM,
     RBMModule,
@@ -20,6 +21,7 @@ from ember_mlx.models.rbm import (
     load_rbm,
     save_rbm,
     train_rbm,
+    training,
     transform_in_chunks,
 )
 
@@ -214,8 +216,9 @@ def numpy_step(params, velocity, batch, v_model, h_model, lr, mu, decay):
 
 
 @pytest.mark.parametrize("persistent", [False, True])
-def test_cd_step_matches_numpy(persistent):
-    lr, mu, decay, k = 0.1, 0.7, 0.01, 2
+@pytest.mark.parametrize("mu, decay", [(0.7, 0.01), (0.0, 0.0)], ids=["momentum", "plain"])
+def test_cd_step_matches_numpy(persistent, mu, decay):
+    lr, k = 0.1, 2
     rbm, _ = random_rbm(
         learning_rate=lr,
         momentum=mu,
@@ -247,6 +250,69 @@ def test_cd_step_matches_numpy(persistent):
             np.testing.assert_allclose(to_numpy(rbm.velocity[name]), velocity[name], atol=2e-6)
     np.testing.assert_array_equal(to_numpy(rbm.chains), chains)
     assert rbm.step.item() == 2 * k
+
+
+@pytest.mark.parametrize(
+    "block", [None, 100, 1], ids=["one block", "a block per batch", "past the bulk limit"]
+)
+@pytest.mark.parametrize("persistent", [False, True], ids=["cd", "pcd"])
+def test_counter_training_draws_the_numbers_of_cd_steps(monkeypatch, persistent, block):
+    """train(sampler="counter") draws its noise in bulk, yet equals one
+    contrastive_divergence_step per batch, the last partial batch included, however the noise
+    is cut in blocks (with block=1 each update's noise is past the bulk limit, so gibbs_chain
+    draws it step by step)."""
+    if block is not None:
+        monkeypatch.setattr(training, "BLOCK_NUMBERS", block)
+    data = prototypes(10)
+    options = {"k": 2, "persistent": persistent, "num_chains": 3, "seed": 7, "momentum": 0.5}
+    trained, stepped = RBM(8, 5, 0.1, **options), RBM(8, 5, 0.1, **options)
+    trained.train(data, 2, 4, shuffle=False, metrics=(), progress=False, sampler="counter")
+    for _ in range(2):
+        for start in range(0, 10, 4):
+            contrastive_divergence_step(stepped, data[start : start + 4])
+    for name in ("weights", "visible_bias", "hidden_bias"):
+        for ours, theirs in [
+            (getattr(trained, name), getattr(stepped, name)),
+            (trained.velocity[name], stepped.velocity[name]),
+        ]:
+            np.testing.assert_allclose(to_numpy(ours), to_numpy(theirs), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(to_numpy(trained.chains), to_numpy(stepped.chains))
+    assert trained.step.item() == stepped.step.item() == 2 * 3 * 2
+
+
+def test_native_sampler_update_is_the_documented_one():
+    """One CD-2 update with sampler="native": the noise is mx.random under key(seed << 32 |
+    step), split in two (hidden, visible), and the update is the numpy step on that chain."""
+    rbm, params = random_rbm(learning_rate=0.1, momentum=0.0, weight_decay=0.0, k=2, seed=3)
+    batch = binary_data(6, 12, seed=2)
+    rbm.train(batch, 1, 6, metrics=(), shuffle=False, progress=False, sampler="native")
+    hidden_key, visible_key = mx.random.split(mx.random.key(3 << 32 | 0))
+    hidden = mx.random.uniform(shape=(2, 6, 7), key=hidden_key)
+    visible = mx.random.uniform(shape=(2, 6, 12), key=visible_key)
+    p = [mx.array(params[n]) for n in ("weights", "visible_bias", "hidden_bias")]
+    v_model, _, h_model = gibbs_sweep(mx.array(batch), *p, hidden, visible)
+    params = {n: v.astype(np.float64) for n, v in params.items()}
+    velocity = {n: np.zeros_like(v) for n, v in params.items()}
+    expected, _ = numpy_step(
+        params, velocity, batch, to_numpy(v_model), to_numpy(h_model), 0.1, 0.0, 0.0
+    )
+    for name, value in expected.items():
+        np.testing.assert_allclose(to_numpy(getattr(rbm, name)), value, atol=2e-6)
+
+
+def test_native_sampler_is_seeded_and_learns():
+    data = prototypes()
+
+    def trained(seed, sampler):
+        rbm = RBM(8, 4, 0.1, seed=seed, init_std=0.1)
+        history = rbm.train(data, 20, 20, progress=False, sampler=sampler)
+        return to_numpy(rbm.weights), history["reconstruction_error"]
+
+    weights, errors = trained(0, "native")
+    np.testing.assert_array_equal(weights, trained(0, "native")[0])
+    assert not np.allclose(weights, trained(1, "native")[0])
+    assert not np.allclose(weights, trained(0, "counter")[0])
+    assert errors[-1] < 0.5 * errors[0]
 
 
 def test_every_batch_is_used_including_the_last_partial_one():
@@ -359,20 +425,36 @@ def test_save_and_load_resume_training_exactly(tmp_path):
     assert RBM.load(path).epoch.item() == 2
 
 
-def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("failure", ["write", "rename"])
+def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch, failure):
+    """A save that fails midway (the writer dies after writing part of the file, or the final
+    rename fails) leaves the previous file byte for byte, still loading, and no temporary."""
     path = tmp_path / "rbm.safetensors"
-    RBM(8, 3).save(path)
+    old = RBM(8, 3, seed=5)
+    old.train(prototypes(20), epochs=1, batch_size=8, progress=False)
+    save_rbm(old, path)
     original = path.read_bytes()
 
     def broken_write(file, arrays, metadata=None):
         Path(file).write_bytes(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(mx, "save_safetensors", broken_write)
-    with pytest.raises(OSError, match="disk full"):
+    def broken_rename(source, target):
+        raise OSError("rename refused")
+
+    if failure == "write":
+        monkeypatch.setattr(mx, "save_safetensors", broken_write)
+    else:
+        monkeypatch.setattr("os.replace", broken_rename)
+    with pytest.raises(OSError, match="disk full|rename refused"):
         save_rbm(RBM(8, 3, seed=1), path)
+    monkeypatch.undo()
     assert path.read_bytes() == original
     assert [p.name for p in tmp_path.iterdir()] == ["rbm.safetensors"]
+    loaded = load_rbm(path)
+    for name, value in params_of(old).items():
+        np.testing.assert_array_equal(params_of(loaded)[name], value)
+    assert loaded.epoch.item() == 1
 
 
 @pytest.mark.parametrize(
@@ -384,8 +466,21 @@ def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch):
             r"data: expected shape \(samples, 8\), got \(4, 7\)",
         ),
         (np.zeros(8, np.float32), ValueError, r"data: expected shape \(samples, 8\), got \(8,\)"),
-        (np.zeros((0, 8), np.float32), ValueError, "data: expected at least one sample"),
-        (np.full((2, 8), np.nan, np.float32), ValueError, "data: contains NaN"),
+        (
+            np.zeros((0, 8), np.float32),
+            ValueError,
+            r"data: expected at least one sample, got an empty array of shape \(0, 8\)",
+        ),
+        (
+            np.full((2, 8), np.nan, np.float32),
+            ValueError,
+            r"data: expected finite values, got 16 NaN or infinite \(the first at row 0, column 0",
+        ),
+        (
+            np.where(np.eye(3, 8, 5) > 0, np.inf, 0.0).astype(np.float32),
+            ValueError,
+            r"got 3 NaN or infinite \(the first at row 0, column 5: inf\)",
+        ),
         (np.full((2, 8), 2.0, np.float32), ValueError, r"data: binary visible units .* \[0, 1\]"),
         (np.full((2, 8), -0.5, np.float32), ValueError, r"got values in \[-0.5, -0.5\]"),
         ([["a"] * 8], TypeError, "data: expected a numeric array"),
@@ -410,6 +505,12 @@ def test_bad_arguments_raise():
         (lambda: rbm.train(data, epochs=0), ValueError, "epochs: expected an int >= 1"),
         (lambda: rbm.train(data, batch_size=0), ValueError, "batch_size: expected an int >= 1"),
         (lambda: rbm.train(data, metrics=("loss",)), ValueError, r"metrics: unknown \['loss'\]"),
+        (lambda: rbm.train(data, sampler="fast"), ValueError, r"sampler: expected one of .*'fast'"),
+        (lambda: rbm.train(data, batch_size=True), TypeError, "batch_size"),
+        (lambda: rbm.transform(np.zeros((2, 9))), ValueError, r"data: .*\(samples, 8\).*\(2, 9\)"),
+        (lambda: rbm.reconstruct(np.full((1, 8), np.nan)), ValueError, "data: expected finite"),
+        (lambda: rbm.transform_in_chunks(iter([])), ValueError, "data: expected at least one"),
+        (lambda: rbm.generate(4, k=0), ValueError, "k: expected an int >= 1"),
         (lambda: rbm.train(data, metrics=("free_energy_gap",)), ValueError, "validation_data"),
         (lambda: rbm.train(data, validation_data=data[:, :4]), ValueError, "validation_data: "),
         (lambda: rbm.generate(0), ValueError, "num_samples: expected an int >= 1"),

@@ -1,13 +1,15 @@
 """RBMAnomalyDetector: scores, learned and fixed thresholds, the seed's uniform example, ROC AUC on
 scikit-learn's digits, save/load of decisions, and bad input."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import BACKEND
 from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score
 
-from ember_mlx.backend import to_numpy
+from ember_mlx.backend import mx, to_numpy
 from ember_mlx.models.rbm import RBM, RBMAnomalyDetector
 
 # The seed's example is 1000 x 784 with 256 hidden units; mlx[cpu] here gets a smaller copy.
@@ -117,14 +119,39 @@ def test_save_and_load_reproduce_decisions(tmp_path):
     assert type(loaded.rbm) is RBM and loaded.rbm.seed == 3
 
 
+def test_failed_save_keeps_the_old_detector(tmp_path, monkeypatch):
+    """The write dies midway: the previous file is intact and still makes its decisions."""
+    data = np.random.default_rng(0).random((40, 8)).astype(np.float32)
+    detector = RBMAnomalyDetector(8, 4, 0.05, percentile=80.0)
+    detector.train(data, epochs=2, batch_size=10, metrics=(), progress=False)
+    path = tmp_path / "detector.safetensors"
+    detector.save(path)
+    original = path.read_bytes()
+
+    def broken_write(file, arrays, metadata=None):
+        Path(file).write_bytes(original[: len(original) // 2])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(mx, "save_safetensors", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        RBMAnomalyDetector(8, 4, threshold=0.5).save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == original
+    loaded = RBMAnomalyDetector.load(path)
+    assert loaded.threshold.item() == detector.threshold.item()
+    np.testing.assert_array_equal(to_numpy(loaded.detect(data)), to_numpy(detector.detect(data)))
+
+
 def test_bad_input_raises():
     detector = RBMAnomalyDetector(8, 4)
     with pytest.raises(ValueError, match="detect: the threshold is not set"):
         detector.detect(np.zeros((2, 8), np.float32))
     with pytest.raises(ValueError, match=r"data: expected shape \(samples, 8\), got \(2, 5\)"):
         detector.score(np.zeros((2, 5), np.float32))
-    with pytest.raises(ValueError, match="data: contains NaN"):
+    with pytest.raises(ValueError, match="data: expected finite values, got 16 NaN or infinite"):
         detector.score(np.full((2, 8), np.nan, np.float32))
+    with pytest.raises(ValueError, match=r"data: expected at least one sample, .*\(0, 8\)"):
+        detector.score(np.zeros((0, 8), np.float32))
     with pytest.raises(ValueError, match="method: expected one of"):
         detector.score(np.zeros((2, 8), np.float32), method="energy")
     with pytest.raises(ValueError, match="data: binary visible units"):

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._threefry import MASK, threefry2x32
+from .._threefry import _PARITY, _ROTATIONS, MASK, threefry2x32
 from .arrays import as_array, as_shape, to_array
 from .dtypes import Dtype, float16, float32, int32, result_dtype, uint32, uint64
 from .elementwise import erf, erfinv, promote
@@ -61,6 +61,27 @@ def _key_words(k: Any) -> tuple[int, int]:
     return int(k[0]), int(k[1])
 
 
+def _threefry_uint32(k0: int, k1: int, x0: np.ndarray, x1: np.ndarray) -> None:
+    """:func:`~ember_mlx.compat._threefry.threefry2x32` on ``uint32`` arrays, in place.
+
+    numpy's ``uint32`` arithmetic wraps modulo :math:`2^{32}` like MLX's, so no mask is needed;
+    working in place and in 32 bits costs about a third of masked ``uint64`` ops.
+    """
+    schedule = [np.uint32(w) for w in (k0, k1, k0 ^ k1 ^ _PARITY)]
+    x0 += schedule[0]
+    x1 += schedule[1]
+    high = np.empty_like(x1)
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0 += x1
+            np.right_shift(x1, np.uint32(32 - r), out=high)
+            np.left_shift(x1, np.uint32(r), out=x1)
+            x1 |= high
+            x1 ^= x0
+        x0 += schedule[(i + 1) % 3]
+        x1 += np.uint32((int(schedule[(i + 2) % 3]) + i + 1) & MASK)
+
+
 def _words(n: int, k0: int, k1: int) -> np.ndarray:
     """``n`` random ``uint32`` words laid out as MLX's RandomBits kernel lays them out.
 
@@ -72,9 +93,13 @@ def _words(n: int, k0: int, k1: int) -> np.ndarray:
     if n <= _HOST_WORDS:
         hashes = [threefry2x32(k0, k1, j, (j + pairs) % n) for j in range(pairs)]
         return np.array([h[0] for h in hashes] + [h[1] for h in hashes[:half]], uint32)
-    counter = np.arange(pairs, dtype=uint64)
-    x0, x1 = threefry2x32(k0, k1, counter, (counter + pairs) % n)
-    return np.concatenate([x0, x1[:half]]).astype(uint32)
+    # Both halves in one buffer, hashed in place: the output is a view of it.
+    words = np.arange(2 * pairs, dtype=uint64).astype(uint32)
+    x0, x1 = words[:pairs], words[pairs:]
+    if odd:
+        x1[-1] = 0  # (pairs - 1 + pairs) mod n
+    _threefry_uint32(k0, k1, x0, x1)
+    return words[:n]
 
 
 def _next_key() -> tuple[int, int]:
@@ -102,8 +127,9 @@ def _unit(shape: tuple[int, ...], dtype: Dtype, k: np.ndarray | None) -> np.ndar
             f"random: can only sample floating point types float16 and float32 (numpy has no "
             f"bfloat16), got {dtype}"
         )
-    u = _bits(shape, k).astype(float32) / _UINT32_MAX_F32
-    return np.minimum(u, _BELOW_ONE[dtype]).astype(dtype, copy=False)
+    u = _bits(shape, k).astype(float32)
+    u /= _UINT32_MAX_F32
+    return np.minimum(u, _BELOW_ONE[dtype], out=u).astype(dtype, copy=False)
 
 
 def uniform(
@@ -117,6 +143,9 @@ def uniform(
     """Samples from the uniform distribution on ``[low, high)``."""
     dtype = dtype or float32
     shape = as_shape(shape)
+    unit_range = low.__class__ in (int, float) and high.__class__ in (int, float)
+    if unit_range and (low, high) == (0, 1) and dtype in _BELOW_ONE:
+        return _unit(shape, dtype, key)  # 1 * u + 0 is u exactly
     lo = to_array(low, dtype)
     span = to_array(high, dtype) - lo
     if np.broadcast_shapes(shape, span.shape) != shape:

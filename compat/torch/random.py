@@ -9,9 +9,9 @@ float rounding: a model seeded with ``mx.random.seed(s)`` starts from the same w
 backend.
 
 Keys live on the host (CPU), where they are read: splitting a key never waits for the GPU.
-Large draws hash their counters as torch integer ops on the default device (``uint32`` held in
-``int64`` and masked); small ones hash in Python ints. Keyless calls split the global key in
-:data:`state`, as MLX does.
+Large draws hash their counters as in-place torch ``int32`` ops on the default device (the
+``uint32`` bits in two's complement, see :func:`_threefry_int32`); small ones hash in Python
+ints. Keyless calls split the global key in :data:`state`, as MLX does.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._threefry import _PARITY, _ROTATIONS, threefry2x32
 from .._threefry import MASK as _MASK
-from .._threefry import threefry2x32
 from .arrays import to_array
 from .dtypes import Dtype, bfloat16, float16, float32, int32, int64, uint32
 
@@ -68,21 +68,54 @@ def _key_words(k: Any) -> tuple[int, int]:
 _HOST_WORDS = 32
 
 
+def _int32(word: int) -> int:
+    """A ``uint32`` word as the ``int32`` with the same bits."""
+    return word - 2**32 if word >= 2**31 else word
+
+
+def _threefry_int32(k0: int, k1: int, x0: Tensor, x1: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`~ember_mlx.compat._threefry.threefry2x32` on ``int32`` tensors, in place.
+
+    ``int32`` addition, xor, or and left shift give the bits of their ``uint32`` counterparts
+    (two's complement wraps the same way); the arithmetic right shift is masked to a logical
+    one. In place and in ``int32``, the hash costs about a tenth of masked ``int64`` ops, which
+    allocate a new tensor per op.
+    """
+    schedule = (k0, k1, k0 ^ k1 ^ _PARITY)
+    x0.add_(_int32(k0))
+    x1.add_(_int32(k1))
+    low = torch.empty_like(x1)
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            x0.add_(x1)
+            torch.bitwise_right_shift(x1, 32 - r, out=low).bitwise_and_((1 << r) - 1)
+            x1.bitwise_left_shift_(r).bitwise_or_(low).bitwise_xor_(x0)
+        x0.add_(_int32(schedule[(i + 1) % 3]))
+        x1.add_(_int32((schedule[(i + 2) % 3] + i + 1) & _MASK))
+    return x0, x1
+
+
 def _words(n: int, k0: int, k1: int) -> list[int] | Tensor:
     """``n`` random 32-bit words laid out as MLX's RandomBits kernel lays them out.
 
     Counter pair ``j`` is ``(j, (j + ceil(n/2)) mod n)``; the first words of the hashes fill
     the first half of the output and the second words the rest. Small ``n`` gives a list,
-    large ``n`` an ``int64`` tensor on the default device.
+    large ``n`` a ``uint32`` tensor on the default device. Both halves live in one buffer,
+    hashed in place, so the output is a view of it.
     """
     half, odd = divmod(n, 2)
     pairs = half + odd
     if n <= _HOST_WORDS:
         hashes = [threefry2x32(k0, k1, j, (j + pairs) % n) for j in range(pairs)]
         return [h[0] for h in hashes] + [h[1] for h in hashes[:half]]
-    counter = torch.arange(pairs, dtype=int64)
-    x0, x1 = threefry2x32(k0, k1, counter, (counter + pairs) % n)
-    return torch.cat([x0, x1[:half]])
+    words = torch.empty(2 * pairs, dtype=int32)
+    x0, x1 = words[:pairs], words[pairs:]
+    x0.copy_(torch.arange(pairs, dtype=int64))
+    x1.copy_(torch.arange(pairs, 2 * pairs, dtype=int64))  # int32 copies wrap like uint32
+    if odd:
+        x1[-1] = 0  # (pairs - 1 + pairs) mod n
+    _threefry_int32(k0, k1, x0, x1)
+    return words[:n].view(uint32)
 
 
 def _next_key() -> tuple[int, int]:
@@ -93,7 +126,8 @@ def _next_key() -> tuple[int, int]:
 
 
 def _bits(shape: tuple[int, ...], k: Tensor | None) -> Tensor:
-    """Random 32-bit words of ``shape`` (as ``int64``) from ``k``, or from the global key."""
+    """Random 32-bit words of ``shape`` (``uint32``, or ``int64`` when few) from ``k``, or from
+    the global key."""
     words = _words(math.prod(shape), *(_next_key() if k is None else _key_words(k)))
     if isinstance(words, list):
         words = torch.tensor(words, dtype=int64)
@@ -119,8 +153,8 @@ def _unit(shape: tuple[int, ...], dtype: Dtype, k: Tensor | None) -> Tensor:
             f"random: can only sample floating point types float16, bfloat16 and float32, "
             f"got {dtype}"
         )
-    u = _bits(shape, k).to(float32) / _UINT32_MAX_F32
-    return u.clamp_max_(_BELOW_ONE[dtype]).to(dtype)
+    u = _bits(shape, k).to(float32)
+    return u.div_(_UINT32_MAX_F32).clamp_max_(_BELOW_ONE[dtype]).to(dtype)
 
 
 def uniform(
@@ -134,6 +168,8 @@ def uniform(
     """Samples from the uniform distribution on ``[low, high)``."""
     dtype = dtype or float32
     shape = _shape(shape)
+    if low.__class__ in (int, float) and high.__class__ in (int, float) and (low, high) == (0, 1):
+        return _unit(shape, dtype, key)  # 1 * u + 0 is u exactly
     lo = to_array(low, dtype)
     span = to_array(high, dtype) - lo
     if torch.broadcast_shapes(shape, span.shape) != shape:
@@ -344,7 +380,7 @@ def permutation(
 ) -> Tensor:
     """A random permutation of ``range(x)``, or of ``x`` along ``axis`` (indices as int64)."""
     if isinstance(x, int):
-        return torch.argsort(_bits((x,), key), stable=True)
+        return torch.argsort(_bits((x,), key).to(int64), stable=True)
     x = to_array(x)
     order = permutation(x.shape[axis], key=key)
     return torch.index_select(x, axis, order.to(x.device))

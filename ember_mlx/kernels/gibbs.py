@@ -22,6 +22,13 @@ the same samples on every backend, up to a flip where :math:`u` and :math:`p` ag
 :math:`10^{-7}` (the two paths sum the pre-activations in different orders). Advance ``step``
 by ``k`` between calls to draw fresh numbers; draw counters wrap modulo :math:`2^{32}`.
 
+**Noise given in advance.** :func:`gibbs_sweep` is the same chain with the random numbers passed
+in, and :func:`counter_noise` draws the numbers of any run of consecutive steps at once, hence
+those of successive :func:`gibbs_chain` calls. The reference path itself draws a few steps at a
+time (:data:`NOISE_BLOCK`); training draws the noise of many mini-batches in one bulk call (one
+array op per round of the cipher for a whole block of batches instead of one per batch), or
+takes it from the backend's own generator (``mx.random``).
+
 **The Metal kernel** (``metal/gibbs.metal``) runs all ``k`` steps in one dispatch:
 
 - Each threadgroup owns ``C = min(8, chains, 8192 // (n_visible + n_hidden))`` chains and keeps
@@ -65,6 +72,10 @@ _MAX_THREADGROUP_WIDTH = 256
 _SIMD_WIDTH = 32
 _MAX_INDEX = 2**31
 
+NOISE_BLOCK = 2**17
+"""Random numbers the reference path draws per call of :func:`counter_noise`: enough to amortise
+the generator's fixed cost of ~150 array ops, few enough (512 KiB) to stay in cache."""
+
 
 def _check_int(value: Any, name: str, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -84,8 +95,10 @@ def _check_counter(value: Any, name: str, high: int) -> None:
         raise ValueError(f"gibbs_chain: {name} must hold one value, got shape {tuple(value.shape)}")
 
 
-def _validate(v, weights, visible_bias, hidden_bias, k, seed, step) -> None:
+def _validate(v, weights, visible_bias, hidden_bias, k, seed, step, h_prob=None) -> None:
     arrays = {"v": v, "weights": weights, "visible_bias": visible_bias, "hidden_bias": hidden_bias}
+    if h_prob is not None:
+        arrays["h_prob"] = h_prob
     for name, x in arrays.items():
         if not hasattr(x, "dtype") or x.dtype != mx.float32:
             given = getattr(x, "dtype", type(x).__name__)
@@ -111,6 +124,11 @@ def _validate(v, weights, visible_bias, hidden_bias, k, seed, step) -> None:
             f"gibbs_chain: hidden_bias must have shape ({n_hidden},), "
             f"got {tuple(hidden_bias.shape)}"
         )
+    if h_prob is not None and tuple(h_prob.shape) != (v.shape[0], n_hidden):
+        raise ValueError(
+            f"gibbs_chain: h_prob must have shape ({v.shape[0]}, {n_hidden}) like p(h | v), "
+            f"got {tuple(h_prob.shape)}"
+        )
     _check_int(k, "k", 1, 2**31)
     _check_counter(seed, "seed", 2**32)
     _check_counter(step, "step", 2**31)
@@ -122,29 +140,103 @@ def _as_counter(x: Any) -> Any:
     return mx.astype(mx.reshape(x, ()), mx.uint32)
 
 
-def _reference(v, weights, visible_bias, hidden_bias, seed, step, *, k, gaussian_visible):
-    chains = mx.astype(mx.arange(v.shape[0]), mx.uint32)[:, None]
-    visible_units = mx.astype(mx.arange(weights.shape[0]), mx.uint32)
-    hidden_units = mx.astype(mx.arange(weights.shape[1]), mx.uint32)
-    first_draw = mx.multiply(step, 2)
-    for t in range(k):
-        hidden_draw = mx.add(first_draw, 2 * t)
-        visible_draw = mx.add(hidden_draw, 1)
-        h_prob = mx.sigmoid(v @ weights + hidden_bias)
-        h = mx.astype(uniform(seed, chains, hidden_draw, hidden_units) < h_prob, mx.float32)
-        v_mean = h @ weights.T + visible_bias
+def counter_noise(
+    seed: Any,
+    step: Any,
+    steps: int,
+    chains: int,
+    n_visible: int,
+    n_hidden: int,
+    *,
+    gaussian_visible: bool = False,
+) -> tuple[Any, Any]:
+    r"""The random numbers of ``steps`` Gibbs steps from counter ``step``, as :func:`gibbs_chain`
+    draws them (module docstring).
+
+    ``gibbs_chain(v, ..., k, seed, step)`` followed by ``gibbs_chain(v', ..., k, seed, step +
+    k)`` uses ``counter_noise(seed, step, 2 * k, ...)``: steps of successive calls are
+    consecutive, so one call here serves many calls there.
+
+    Args:
+        seed (int or array): the seed, as for :func:`gibbs_chain`.
+        step (int or array): the first step's counter.
+        steps (int): number of Gibbs steps.
+        chains (int): number of chains (rows).
+        n_visible, n_hidden (int): layer sizes.
+        gaussian_visible (bool, optional): standard normals instead of uniforms for the visible
+            layer. Default: ``False``.
+
+    Returns:
+        tuple(array, array): ``hidden_noise`` ``(steps, chains, n_hidden)`` uniforms and
+        ``visible_noise`` ``(steps, chains, n_visible)`` uniforms (or standard normals).
+    """
+    row = mx.astype(mx.arange(chains), mx.uint32)[None, :, None]
+    draws = mx.multiply(mx.add(mx.astype(mx.arange(steps), mx.uint32), step), 2)[:, None, None]
+    hidden_units = mx.astype(mx.arange(n_hidden), mx.uint32)
+    visible_units = mx.astype(mx.arange(n_visible), mx.uint32)
+    hidden_noise = uniform(seed, row, draws, hidden_units)
+    visible = normal if gaussian_visible else uniform
+    return hidden_noise, visible(seed, row, mx.add(draws, 1), visible_units)
+
+
+def gibbs_sweep(
+    v: Any,
+    weights: Any,
+    visible_bias: Any,
+    hidden_bias: Any,
+    hidden_noise: Any,
+    visible_noise: Any,
+    *,
+    h_prob: Any = None,
+    gaussian_visible: bool = False,
+) -> tuple[Any, Any, Any]:
+    r"""Block Gibbs steps :math:`v \to h \to v` driven by given noise: :func:`gibbs_chain`'s math.
+
+    Step ``t`` compares ``hidden_noise[t]`` with :math:`p(h = 1 \mid v)` and ``visible_noise[t]``
+    with :math:`\mu` (or adds it to :math:`\mu`, for Gaussian visible units); the number of steps
+    is ``len(hidden_noise)``. The arrays are used as given (no checks): this is the inner loop of
+    training and of the reference path.
+
+    Args:
+        v, weights, visible_bias, hidden_bias (array): as for :func:`gibbs_chain`.
+        hidden_noise (array): ``(k, chains, n_hidden)`` uniforms in :math:`[0, 1)`.
+        visible_noise (array): ``(k, chains, n_visible)`` uniforms, or standard normals with
+            ``gaussian_visible``.
+        h_prob (array, optional): :math:`p(h = 1 \mid v)` of the start states when the caller
+            has it already (contrastive divergence does): saves the first product.
+        gaussian_visible (bool, optional): unit-variance Gaussian visible units.
+
+    Returns:
+        tuple(array, array, array): as :func:`gibbs_chain`.
+    """
+    if h_prob is None:
+        h_prob = mx.sigmoid(mx.addmm(hidden_bias, v, weights))
+    for t in range(len(hidden_noise)):
+        h = mx.astype(hidden_noise[t] < h_prob, mx.float32)
+        v_mean = mx.addmm(visible_bias, h, weights.T)
         if gaussian_visible:
-            v = v_mean + normal(seed, chains, visible_draw, visible_units)
+            v = v_mean + visible_noise[t]
         else:
             v_mean = mx.sigmoid(v_mean)
-            u = uniform(seed, chains, visible_draw, visible_units)
-            v = mx.astype(u < v_mean, mx.float32)
-    return v, v_mean, mx.sigmoid(v @ weights + hidden_bias)
+            v = mx.astype(visible_noise[t] < v_mean, mx.float32)
+        h_prob = mx.sigmoid(mx.addmm(hidden_bias, v, weights))
+    return v, v_mean, h_prob
+
+
+def _reference_steps(
+    v, weights, visible_bias, hidden_bias, seed, step, h_prob=None, *, steps, gaussian
+):
+    noise = counter_noise(
+        seed, step, steps, v.shape[0], v.shape[1], weights.shape[1], gaussian_visible=gaussian
+    )
+    return gibbs_sweep(
+        v, weights, visible_bias, hidden_bias, *noise, h_prob=h_prob, gaussian_visible=gaussian
+    )
 
 
 @functools.cache
-def _compiled_reference(k: int, gaussian_visible: bool):
-    return mx.compile(functools.partial(_reference, k=k, gaussian_visible=gaussian_visible))
+def _compiled_reference_steps(steps: int, gaussian: bool):
+    return mx.compile(functools.partial(_reference_steps, steps=steps, gaussian=gaussian))
 
 
 def gibbs_chain_reference(
@@ -157,15 +249,24 @@ def gibbs_chain_reference(
     step: Any = 0,
     *,
     gaussian_visible: bool = False,
+    h_prob: Any = None,
 ) -> tuple[Any, Any, Any]:
     """:func:`gibbs_chain` written in ``mx`` ops: the oracle, and the path off Metal.
 
-    Compiled with ``mx.compile`` once per ``(k, gaussian_visible)``; ``seed`` and ``step`` enter
-    as arrays, so advancing ``step`` does not retrace.
+    :func:`counter_noise` then :func:`gibbs_sweep`, a few steps at a time: each draw holds about
+    :data:`NOISE_BLOCK` numbers (all ``k`` steps at once would not fit for long chains, one step
+    at a time would pay the generator's ~150 array ops per step). Each run of steps is compiled
+    with ``mx.compile`` once per ``(steps, gaussian_visible)``; ``seed`` and ``step`` enter as
+    arrays, so advancing ``step`` does not retrace.
     """
-    _validate(v, weights, visible_bias, hidden_bias, k, seed, step)
-    chain = _compiled_reference(k, bool(gaussian_visible))
-    return chain(v, weights, visible_bias, hidden_bias, _as_counter(seed), _as_counter(step))
+    _validate(v, weights, visible_bias, hidden_bias, k, seed, step, h_prob)
+    seed, step = _as_counter(seed), _as_counter(step)
+    per_draw = max(1, NOISE_BLOCK // (v.shape[0] * (v.shape[1] + weights.shape[1])))
+    for first in range(0, k, per_draw):
+        run = _compiled_reference_steps(min(per_draw, k - first), bool(gaussian_visible))
+        start = (v, weights, visible_bias, hidden_bias, seed, mx.add(step, first))
+        v, v_mean, h_prob = run(*start) if h_prob is None else run(*start, h_prob)
+    return v, v_mean, h_prob
 
 
 def kernel_limits(chains: int, n_visible: int, n_hidden: int) -> str | None:
@@ -278,6 +379,7 @@ def gibbs_chain(
     step: Any = 0,
     *,
     gaussian_visible: bool = False,
+    h_prob: Any = None,
     use_kernel: bool | None = None,
 ) -> tuple[Any, Any, Any]:
     r"""Run ``k`` block Gibbs steps :math:`v \to h \to v` on every chain (row) of ``v``.
@@ -294,6 +396,10 @@ def gibbs_chain(
             ``k`` per call so successive calls draw fresh numbers. Default: ``0``.
         gaussian_visible (bool, optional): unit-variance Gaussian visible units instead of
             binary ones. Default: ``False``.
+        h_prob (array, optional): :math:`p(h = 1 \mid v)` of ``v``, ``(chains, n_hidden)``, when
+            the caller has computed it (contrastive divergence needs it for the positive phase):
+            the reference path then skips its first product. The Metal kernel, which keeps
+            everything on chip, recomputes it. Default: ``None``.
         use_kernel (bool, optional): ``None`` picks the Metal kernel when available, ``True``
             requires it, ``False`` forces the reference path (see
             :mod:`ember_mlx.kernels.dispatch`). Default: ``None``.
@@ -307,7 +413,7 @@ def gibbs_chain(
         >>> v, v_mean, h_prob = gibbs_chain(v0, W, b, c, k=1, seed=0, step=0)
         >>> v, v_mean, h_prob = gibbs_chain(v, W, b, c, k=1, seed=0, step=1)  # persistent
     """
-    _validate(v, weights, visible_bias, hidden_bias, k, seed, step)
+    _validate(v, weights, visible_bias, hidden_bias, k, seed, step, h_prob)
     unsupported = kernel_limits(v.shape[0], *weights.shape)
     if use_metal(use_kernel, "gibbs_chain", unsupported):
         v_sample, v_mean, h_prob = run_kernel(
@@ -323,5 +429,13 @@ def gibbs_chain(
         )
         return v_sample, v_mean, h_prob
     return gibbs_chain_reference(
-        v, weights, visible_bias, hidden_bias, k, seed, step, gaussian_visible=gaussian_visible
+        v,
+        weights,
+        visible_bias,
+        hidden_bias,
+        k,
+        seed,
+        step,
+        gaussian_visible=gaussian_visible,
+        h_prob=h_prob,
     )

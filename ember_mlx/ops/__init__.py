@@ -14,6 +14,9 @@ switching.
 
 from ember_mlx.backend import auto_select_backend, get_backend, set_backend
 
+# The models seed's examples draw their data with ops.random_uniform.
+from ember_mlx.tensor.random import random_uniform  # noqa: E402
+
 from . import linalg, stats
 from .comparison import (
     all,
@@ -109,6 +112,7 @@ from .vector import (
 linearalg = linalg
 
 __all__ = [
+    "random_uniform",
     "abs",
     "add",
     "all",

@@ -19,7 +19,7 @@ from ember_mlx.backend import mx
 
 def hidden_probabilities(v: Any, weights: Any, hidden_bias: Any) -> Any:
     r""":math:`p(h = 1 \mid v) = \sigma(c + v W)`, shape ``(samples, hidden)``."""
-    return mx.sigmoid(v @ weights + hidden_bias)
+    return mx.sigmoid(mx.addmm(hidden_bias, v, weights))
 
 
 def visible_mean(h: Any, weights: Any, visible_bias: Any, gaussian: bool) -> Any:

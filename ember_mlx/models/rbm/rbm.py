@@ -23,7 +23,9 @@ and :math:`p(v, h) \propto e^{-E(v, h)}`. Summing out :math:`h` gives the free e
 Both layers are conditionally independent given the other:
 :math:`p(h_j = 1 \mid v) = \sigma(c_j + v^\top W_{:j})`, and :math:`p(v_i = 1 \mid h) =
 \sigma(b_i + W_{i:} h)` (binary) or :math:`v_i \mid h \sim N(b_i + W_{i:} h, 1)` (Gaussian).
-Every sample is drawn by :func:`ember_mlx.kernels.gibbs_chain`.
+Samples are drawn by :func:`ember_mlx.kernels.gibbs_chain` (training feeds the same chain,
+:func:`ember_mlx.kernels.gibbs.gibbs_sweep`, noise drawn in bulk; see
+:mod:`~ember_mlx.models.rbm.training`).
 """
 
 from __future__ import annotations
@@ -174,9 +176,19 @@ class RBM(Module):
                 f"got {tuple(array.shape)}"
             )
         if array.shape[0] == 0:
-            raise ValueError(f"{argument}: expected at least one sample, got an empty array")
-        if not mx.all(mx.isfinite(array)).item():
-            raise ValueError(f"{argument}: contains NaN or infinite values")
+            raise ValueError(
+                f"{argument}: expected at least one sample, got an empty array of shape "
+                f"{tuple(array.shape)}"
+            )
+        finite = mx.isfinite(array)
+        if not mx.all(finite).item():
+            bad = mx.logical_not(finite)
+            first = mx.argmax(mx.astype(mx.flatten(bad), mx.int32)).item()
+            row, column = divmod(first, self.visible_size)
+            raise ValueError(
+                f"{argument}: expected finite values, got {mx.sum(bad).item()} NaN or infinite "
+                f"(the first at row {row}, column {column}: {array[row, column].item()})"
+            )
         if probabilities and not self.gaussian:
             low, high = mx.min(array).item(), mx.max(array).item()
             if low < 0.0 or high > 1.0:

@@ -9,8 +9,23 @@ the model,
     - \langle v h^\top \rangle_{\text{model}},
 
 and contrastive divergence estimates the model term with ``k`` Gibbs steps
-(:func:`ember_mlx.kernels.gibbs_chain`): from the batch itself (CD-k, Hinton 2002) or from
+(:mod:`ember_mlx.kernels.gibbs`): from the batch itself (CD-k, Hinton 2002) or from
 persistent chains that carry over between updates (PCD-k, Tieleman 2008).
+
+**Samplers.** The Gibbs steps draw their random numbers from one of two sources:
+
+- ``"counter"`` (the default): the counter-based generator of :func:`~ember_mlx.kernels.
+  gibbs_chain`, addressed by ``(seed, chain, step, unit)``: training draws exactly the numbers of
+  successive :func:`contrastive_divergence_step` calls, identical on every backend, and runs the
+  fused Metal kernel where there is one.
+- ``"native"``: the backend's bulk generator, ``mx.random.uniform`` / ``mx.random.normal`` under
+  a key made from ``(seed, step)``: fewer integer operations per number (each Threefry block
+  gives two numbers), and the numbers of MLX's own generator (the mirrors reproduce it bit for
+  bit), but not those of :func:`contrastive_divergence_step`.
+
+Off the Metal kernel both draw the noise of a block of mini-batches in one call
+(:data:`BLOCK_NUMBERS` numbers), then feed :func:`~ember_mlx.kernels.gibbs.gibbs_sweep` one batch
+at a time; nothing is read back to the host inside an epoch.
 """
 
 from __future__ import annotations
@@ -19,7 +34,8 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from ember_mlx.backend import mx
-from ember_mlx.kernels import gibbs_chain
+from ember_mlx.kernels.dispatch import use_metal
+from ember_mlx.kernels.gibbs import counter_noise, gibbs_chain, gibbs_sweep, kernel_limits
 from ember_mlx.kernels.rng import uniform
 from ember_mlx.nn.neuron_maps.base import check_count
 
@@ -29,6 +45,14 @@ if TYPE_CHECKING:
     from .rbm import RBM
 
 METRICS = ("reconstruction_error", "pseudo_likelihood", "free_energy_gap")
+SAMPLERS = ("counter", "native")
+
+BLOCK_NUMBERS = 2**17
+"""Random numbers drawn per bulk call: enough to amortise the fixed cost of the generator's ~150
+array ops, few enough (512 KiB) to stay in cache. A block holds at least one update's noise,
+``k * rows * (visible_size + hidden_size)`` numbers; past ``32 * BLOCK_NUMBERS`` of them (long
+chains) the counter sampler leaves the drawing to :func:`~ember_mlx.kernels.gibbs_chain`, which
+draws a few steps at a time, while the native sampler still draws the whole update at once."""
 
 # The shuffle of epoch e uses stream (seed, 2**32 - 1) of the counter-based generator; the Gibbs
 # draws use streams (seed, chain) with chain < num_chains, so the two never share numbers.
@@ -39,27 +63,87 @@ _SHUFFLE_STREAM = 2**32 - 1
 _STATE = ("weights", "visible_bias", "hidden_bias", "velocity", "chains", "step")
 
 
-def _next_state(
+def _mean_gap(data: Any, model: Any, scale: float) -> Any:
+    """``scale * (mean(data, 0) - mean(model, 0))``: three array ops instead of four when the two
+    have as many rows."""
+    if data.shape[0] == model.shape[0]:
+        return scale * mx.mean(data - model, axis=0)
+    return scale * (mx.mean(data, axis=0) - mx.mean(model, axis=0))
+
+
+def _apply_gradient(
     state: dict,
     batch: Any,
+    h_data: Any,
+    v_model: Any,
+    h_model: Any,
     *,
-    seed: int,
-    k: int,
     persistent: bool,
-    gaussian: bool,
     learning_rate: float,
     momentum: float,
     weight_decay: float,
 ) -> dict:
-    """The state after one CD-k / PCD-k update on a checked batch (a pure function)."""
+    """The state after the momentum step of :func:`contrastive_divergence_step`'s formulas
+    (all but the Gibbs counter ``step``, which the caller advances).
+
+    Terms with a zero coefficient (no momentum, no weight decay) cost no array op.
+    """
+    lr, mu, velocity, weights = learning_rate, momentum, state["velocity"], state["weights"]
+    # mu * u + lr * (V_d^T P_d / B - V_m^T P_m / C - decay * W) as two fused GEMMs.
+    base = mu * velocity["weights"] if mu else mx.zeros_like(weights)
+    if weight_decay:
+        base = base - (lr * weight_decay) * weights
+    weights_step = mx.addmm(base, batch.T, h_data, alpha=lr / batch.shape[0])
+    weights_step = mx.addmm(weights_step, v_model.T, h_model, alpha=-lr / v_model.shape[0])
+    visible_step = _mean_gap(batch, v_model, lr)
+    hidden_step = _mean_gap(h_data, h_model, lr)
+    if mu:
+        visible_step = visible_step + mu * velocity["visible_bias"]
+        hidden_step = hidden_step + mu * velocity["hidden_bias"]
+    return {
+        "weights": weights + weights_step,
+        "visible_bias": state["visible_bias"] + visible_step,
+        "hidden_bias": state["hidden_bias"] + hidden_step,
+        "velocity": {
+            "weights": weights_step,
+            "visible_bias": visible_step,
+            "hidden_bias": hidden_step,
+        },
+        "chains": v_model if persistent else state["chains"],
+        "step": state["step"],
+    }
+
+
+def _next_state(
+    state: dict, batch: Any, *noise: Any, seed: int, gaussian: bool, k: int, **update: Any
+) -> dict:
+    """The state after one CD-k / PCD-k update on a checked batch (a pure function).
+
+    With ``noise`` (``hidden_noise, visible_noise`` for this batch's ``k`` steps) the chain is
+    :func:`gibbs_sweep`, and the caller keeps the Gibbs counter ``state["step"]``; without,
+    :func:`gibbs_chain` draws the counter-based numbers at ``state["step"]`` itself (the Metal
+    kernel where there is one), and the counter advances by ``k``.
+    """
     weights, visible_bias, hidden_bias = (
         state["weights"],
         state["visible_bias"],
         state["hidden_bias"],
     )
     h_data = hidden_probabilities(batch, weights, hidden_bias)
+    start, h_start = (state["chains"], None) if update["persistent"] else (batch, h_data)
+    if noise:
+        v_model, _, h_model = gibbs_sweep(
+            start,
+            weights,
+            visible_bias,
+            hidden_bias,
+            *noise,
+            h_prob=h_start,
+            gaussian_visible=gaussian,
+        )
+        return _apply_gradient(state, batch, h_data, v_model, h_model, **update)
     v_model, _, h_model = gibbs_chain(
-        state["chains"] if persistent else batch,
+        start,
         weights,
         visible_bias,
         hidden_bias,
@@ -67,28 +151,11 @@ def _next_state(
         seed,
         state["step"],
         gaussian_visible=gaussian,
+        h_prob=h_start,
     )
-    lr, mu, velocity = learning_rate, momentum, state["velocity"]
-    # mu * u + lr * (V_d^T P_d / B - V_m^T P_m / C - decay * W) as two fused GEMMs.
-    decayed = mu * velocity["weights"] - (lr * weight_decay) * weights
-    weights_step = mx.addmm(decayed, batch.T, h_data, alpha=lr / batch.shape[0])
-    weights_step = mx.addmm(weights_step, v_model.T, h_model, alpha=-lr / v_model.shape[0])
-    visible_gradient = mx.mean(batch, axis=0) - mx.mean(v_model, axis=0)
-    hidden_gradient = mx.mean(h_data, axis=0) - mx.mean(h_model, axis=0)
-    visible_step = mu * velocity["visible_bias"] + lr * visible_gradient
-    hidden_step = mu * velocity["hidden_bias"] + lr * hidden_gradient
-    return {
-        "weights": weights + weights_step,
-        "visible_bias": visible_bias + visible_step,
-        "hidden_bias": hidden_bias + hidden_step,
-        "velocity": {
-            "weights": weights_step,
-            "visible_bias": visible_step,
-            "hidden_bias": hidden_step,
-        },
-        "chains": v_model if persistent else state["chains"],
-        "step": state["step"] + k,
-    }
+    new_state = _apply_gradient(state, batch, h_data, v_model, h_model, **update)
+    new_state["step"] = state["step"] + k
+    return new_state
 
 
 @functools.lru_cache(maxsize=16)
@@ -98,17 +165,20 @@ def _compiled_next_state(**hyperparameters: Any) -> Any:
     return mx.compile(functools.partial(_next_state, **hyperparameters))
 
 
-def _apply_update(rbm: RBM, batch: Any) -> None:
-    update = _compiled_next_state(
+def _update_function(rbm: RBM) -> Any:
+    return _compiled_next_state(
         seed=rbm.seed,
+        gaussian=rbm.gaussian,
         k=rbm.k,
         persistent=rbm.persistent,
-        gaussian=rbm.gaussian,
         learning_rate=rbm.learning_rate,
         momentum=rbm.momentum,
         weight_decay=rbm.weight_decay,
     )
-    rbm.update(update({name: getattr(rbm, name) for name in _STATE}, batch))
+
+
+def _state_of(rbm: RBM) -> dict:
+    return {name: getattr(rbm, name) for name in _STATE}
 
 
 def contrastive_divergence_step(rbm: RBM, batch: Any) -> None:
@@ -127,13 +197,84 @@ def contrastive_divergence_step(rbm: RBM, batch: Any) -> None:
         u \leftarrow \mu u + \epsilon g, \qquad \theta \leftarrow \theta + u
 
     for each parameter :math:`\theta` and its momentum buffer :math:`u` (``rbm.velocity``).
-    The Gibbs counter ``rbm.step`` advances by ``k``; PCD keeps :math:`V_m` as the new chains.
+    The Gibbs chain is :func:`~ember_mlx.kernels.gibbs_chain` at counter ``rbm.step``, which
+    advances by ``k``; PCD keeps :math:`V_m` as the new chains.
 
     Args:
         rbm (RBM): the model, updated in place.
         batch (array-like): ``(samples, visible_size)`` training samples.
     """
-    _apply_update(rbm, rbm.check_data(batch, "batch", probabilities=True))
+    batch = rbm.check_data(batch, "batch", probabilities=True)
+    rbm.update(_update_function(rbm)(_state_of(rbm), batch))
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled_counter_noise(**sizes: Any) -> Any:
+    return mx.compile(functools.partial(counter_noise, **sizes))
+
+
+class _NoiseSource:
+    """The Gibbs noise of one training run, drawn a block of mini-batches at a time.
+
+    Args:
+        rbm (RBM): the model (seed, ``k``, sizes).
+        sampler (str): ``"counter"`` or ``"native"`` (module docstring).
+        rows (int): chains per update: the batch size for CD, ``num_chains`` for PCD.
+    """
+
+    def __init__(self, rbm: RBM, sampler: str, rows: int):
+        self.rbm, self.sampler, self.rows = rbm, sampler, rows
+        numbers_per_batch = rbm.k * rows * (rbm.visible_size + rbm.hidden_size)
+        self.batches_per_block = max(1, BLOCK_NUMBERS // numbers_per_batch)
+
+    def draw(self, step: int, batches: int) -> tuple[Any, Any]:
+        """The noise of ``batches`` updates from Gibbs counter ``step``:
+        ``(batches * k, rows, units)`` for each layer."""
+        rbm, steps, rows = self.rbm, batches * self.rbm.k, self.rows
+        if self.sampler == "counter":
+            draw = _compiled_counter_noise(
+                steps=steps,
+                chains=rows,
+                n_visible=rbm.visible_size,
+                n_hidden=rbm.hidden_size,
+                gaussian_visible=rbm.gaussian,
+            )
+            return draw(mx.array(rbm.seed, dtype=mx.uint32), mx.array(step, dtype=mx.uint32))
+        hidden_key, visible_key = mx.random.split(mx.random.key(rbm.seed << 32 | step))
+        hidden = mx.random.uniform(shape=(steps, rows, rbm.hidden_size), key=hidden_key)
+        visible = mx.random.normal if rbm.gaussian else mx.random.uniform
+        return hidden, visible(shape=(steps, rows, rbm.visible_size), key=visible_key)
+
+
+def _run_epoch(rbm: RBM, state: dict, data: Any, batch_size: int, noise: Any, bar: Any) -> dict:
+    """One pass over ``data`` (already shuffled) in mini-batches; returns the new state.
+
+    ``noise`` is a :class:`_NoiseSource`, or ``None`` to let each update draw its own numbers
+    (in :func:`~ember_mlx.kernels.gibbs_chain`). The state is evaluated after every batch and
+    read back to the host once: the Gibbs counter at the start of the epoch, to address the noise.
+    """
+    update, k = _update_function(rbm), rbm.k
+    starts = list(range(0, data.shape[0], batch_size))
+    block = len(starts) if noise is None else noise.batches_per_block
+    step = None if noise is None else int(state["step"].item())
+    for first in range(0, len(starts), block):
+        chunk = starts[first : first + block]
+        drawn = None if noise is None else noise.draw(step + first * k, len(chunk))
+        for j, start in enumerate(chunk):
+            batch = data[start : start + batch_size]
+            if drawn is None:
+                state = update(state, batch)
+            else:
+                hidden, visible = (x[j * k : (j + 1) * k] for x in drawn)
+                if not rbm.persistent and batch.shape[0] < noise.rows:
+                    hidden, visible = hidden[:, : batch.shape[0]], visible[:, : batch.shape[0]]
+                state = update(state, batch, hidden, visible)
+            mx.eval(state)
+            if bar is not None:
+                bar.update()
+    if noise is not None:
+        state["step"] = state["step"] + len(starts) * k
+    return state
 
 
 def _check_metrics(rbm: RBM, metrics: Any, validation_data: Any) -> tuple[str, ...]:
@@ -175,12 +316,28 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     return tqdm(total=total, unit="batch", desc="RBM")
 
 
+def _noise_source(rbm: RBM, sampler: Any, rows: int) -> _NoiseSource | None:
+    """Where training's Gibbs noise comes from; ``None``: each update draws its own
+    counter-based numbers in :func:`~ember_mlx.kernels.gibbs_chain` (the Metal kernel, or long
+    chains)."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler: expected one of {SAMPLERS}, got {sampler!r}")
+    if sampler == "native":
+        return _NoiseSource(rbm, sampler, rows)
+    unsupported = kernel_limits(rows, rbm.visible_size, rbm.hidden_size)
+    numbers_per_update = rbm.k * rows * (rbm.visible_size + rbm.hidden_size)
+    if use_metal(None, "gibbs_chain", unsupported) or numbers_per_update > 32 * BLOCK_NUMBERS:
+        return None
+    return _NoiseSource(rbm, sampler, rows)
+
+
 def train_rbm(
     rbm: RBM,
     data: Any,
     epochs: int = 10,
     batch_size: int = 32,
     *,
+    sampler: str = "counter",
     validation_data: Any = None,
     metrics: tuple[str, ...] = ("reconstruction_error",),
     shuffle: bool = True,
@@ -190,8 +347,10 @@ def train_rbm(
 
     Each epoch visits the samples in an order drawn from ``rbm.seed`` and the epoch counter (so
     training resumed from a checkpoint continues exactly), in mini-batches of ``batch_size``;
-    the last, smaller batch is used too. Each batch is one :func:`contrastive_divergence_step`
-    (compiled on MLX, evaluated once per batch; no host synchronisation inside an epoch).
+    the last, smaller batch is used too. Each batch is one update of
+    :func:`contrastive_divergence_step`'s formulas (compiled on MLX, evaluated once per batch;
+    the host reads the Gibbs counter once per epoch and nothing inside it). The model is written
+    back after each epoch: an interrupted run leaves it at the last completed epoch.
 
     Args:
         rbm (RBM): the model, trained in place.
@@ -199,6 +358,10 @@ def train_rbm(
             for binary visible units.
         epochs (int, optional): passes over the data. Default: ``10``.
         batch_size (int, optional): samples per update. Default: ``32``.
+        sampler (str, optional): the Gibbs chain's random numbers, ``"counter"`` (those of
+            :func:`contrastive_divergence_step`, on every backend and the Metal kernel) or
+            ``"native"`` (the backend's bulk generator, cheaper off Metal); see the module
+            docstring. Default: ``"counter"``.
         validation_data (array-like, optional): held-out samples for ``"free_energy_gap"``.
         metrics (sequence of str, optional): what to record after each epoch, from
             ``"reconstruction_error"`` (mean squared error of the mean-field reconstruction),
@@ -222,10 +385,11 @@ def train_rbm(
         validation = rbm.check_data(validation_data, "validation_data", probabilities=True)
 
     samples = data.shape[0]
-    starts = range(0, samples, batch_size)
+    rows = rbm.num_chains if rbm.persistent else min(batch_size, samples)
+    noise = _noise_source(rbm, sampler, rows)
     sample_ids = mx.astype(mx.arange(samples), mx.uint32)
     history = {name: [] for name in metrics}
-    bar = _progress_bar(epochs * len(starts), progress)
+    bar = _progress_bar(epochs * -(-samples // batch_size), progress)
     try:
         for _ in range(epochs):
             epoch_data = data
@@ -233,11 +397,7 @@ def train_rbm(
                 epoch_data = data[
                     mx.argsort(uniform(rbm.seed, _SHUFFLE_STREAM, rbm.epoch, sample_ids))
                 ]
-            for start in starts:
-                _apply_update(rbm, epoch_data[start : start + batch_size])
-                mx.eval(rbm.state)
-                if bar is not None:
-                    bar.update()
+            rbm.update(_run_epoch(rbm, _state_of(rbm), epoch_data, batch_size, noise, bar))
             rbm.epoch = rbm.epoch + 1
             values = _evaluate(rbm, data, validation, metrics)
             for name, value in values.items():

@@ -207,11 +207,22 @@ class LiquidStateMachine(Module):
         self._fitted = True
         return self
 
-    def train(self, inputs: Any = True, targets: Any = None) -> LiquidStateMachine:
+    def train(
+        self,
+        inputs: Any = True,
+        targets: Any = None,
+        epochs: int = 1,
+        batch_size: int | None = None,
+    ) -> LiquidStateMachine:
         """``lsm.train(X, y)`` fits the readout (:meth:`fit`, the seeds' API).
 
         ``lsm.train()`` / ``lsm.train(False)`` keep ``nn.Module``'s meaning (set the training
         mode), which ``eval()`` relies on.
+
+        ``epochs`` and ``batch_size`` are the seeds' gradient-training arguments
+        (``lsm.train(X, y, epochs=10, batch_size=32)``). The ridge readout is solved in closed
+        form, exactly, from one pass over all sequences, so they are checked (ints >= 1) and
+        change nothing.
         """
         if isinstance(inputs, bool):
             return super().train(inputs)
@@ -220,6 +231,9 @@ class LiquidStateMachine(Module):
                 "targets: expected train(inputs, targets) to fit the readout, or train(mode) "
                 "with a bool mode; got inputs without targets"
             )
+        check_count("epochs", epochs)
+        if batch_size is not None:
+            check_count("batch_size", batch_size)
         return self.fit(inputs, targets)
 
     def load_arrays(self, arrays: dict[str, Any], source: str = "arrays") -> LiquidStateMachine:
