@@ -249,16 +249,23 @@ def _loss(model, x, timespans=None):
 
 
 @pytest.mark.autodiff
-@pytest.mark.parametrize("kwargs", [{}, {"mode": "pure"}, {"mixed_memory": True, "proj_size": 2}])
-def test_gradients_equal_ncps(kwargs, rng):
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"mode": "pure"}, {"mixed_memory": True, "proj_size": 2}, {"mode": "no_gate"}],
+)
+@pytest.mark.parametrize("per_step", [True, False], ids=["per_step_ts", "constant_ts"])
+def test_gradients_equal_ncps(kwargs, per_step, rng):
     torch.manual_seed(6)
     ref = ncps_torch.CfC(F, H, backbone_units=12, **kwargs)
     ours = copy_of(ref, backbone_units=12, **kwargs)
     x = inputs(rng)
     ts = rng.uniform(0.5, 1.5, (1, T, 1)).astype(np.float32)
+    # A constant elapsed time takes the dense cell's hand-written vjp (gated modes).
+    ts = ts if per_step else np.full_like(ts, 0.75)
     y, _ = ref(torch.from_numpy(x[:1]), timespans=torch.from_numpy(ts))
     (y * y).mean().backward()
-    _, grads = nn.value_and_grad(ours, _loss)(ours, mx.array(x[:1]), mx.array(ts))
+    ours_ts = mx.array(ts) if per_step else 0.75
+    _, grads = nn.value_and_grad(ours, _loss)(ours, mx.array(x[:1]), ours_ts)
     grads = dict(utils.tree_flatten(grads))
     for name, param in ref.named_parameters():
         scale = param.grad.abs().max().item()
@@ -292,6 +299,51 @@ def test_gradients_match_finite_differences(kwargs, rng):
         numeric = (shifted[0] - shifted[1]) / (2 * eps)
         analytic = float(np.sum(to_numpy(grads[name]) * direction))
         assert abs(numeric - analytic) <= 1e-7 + rtol * abs(analytic), name
+
+
+# The dense cell's hand-written vjp (DenseCfCMath through bptt.recurrence) runs for a gated mode,
+# a constant elapsed time and at most one backbone layer; it must give autodiff's gradients.
+VJP_CASES = [
+    {},
+    {"mode": "no_gate"},
+    {"backbone_layers": 0},
+    {"activation": "relu"},
+    {"activation": "tanh", "mode": "no_gate", "return_sequences": False},
+    {"proj_size": 3},
+]
+
+
+@pytest.mark.autodiff
+@pytest.mark.parametrize("kwargs", VJP_CASES, ids=lambda k: str(k) or "defaults")
+def test_hand_written_vjp_equals_autodiff_of_the_step_loop(kwargs, rng, monkeypatch):
+    model = CfC(F, H, backbone_units=12, **kwargs)
+    # float64 where the backend computes it exactly (see the finite-difference test).
+    dtype = mx.float32 if get_backend() == "mlx" else mx.float64
+    model.set_dtype(dtype)
+    cell = model.rnn_cell
+    assert cell._dense_math(cell.prepare(0.5)) is not None
+    x = mx.array(inputs(rng), dtype=dtype)
+    h0 = mx.array(rng.standard_normal((B, H)), dtype=dtype)
+    w = mx.array(rng.standard_normal((B, T, model.proj_size or H)), dtype=dtype)
+
+    def loss(params, x, h0):
+        model.update(params)
+        y, h = model(x, h0, timespans=0.5)
+        y = y if model.return_sequences else y[:, None]
+        return mx.sum(y * w[:, : y.shape[1]]) + mx.sum(mx.sin(h))
+
+    value_and_grad = mx.value_and_grad(loss, argnums=(0, 1, 2))
+    params = model.trainable_parameters()
+    value, grads = value_and_grad(params, x, h0)
+    monkeypatch.setattr(CfCCell, "_dense_math", lambda self, weights: None)
+    expected_value, expected = value_and_grad(params, x, h0)
+    rtol = 1e-4 if dtype == mx.float32 else 1e-10
+    assert abs(value.item() - expected_value.item()) <= rtol * (1 + abs(expected_value.item()))
+    expected = utils.tree_flatten(expected)
+    for (name, g), (_, e) in zip(utils.tree_flatten(grads), expected, strict=True):
+        e = to_numpy(e)
+        atol = rtol * (1 + np.abs(e).max())
+        np.testing.assert_allclose(to_numpy(g), e, rtol=0, atol=atol, err_msg=name)
 
 
 # ------------------------------------------------------------------------------- learning
@@ -351,6 +403,7 @@ def test_cfc_learns_the_sine_task(wired):
 
 
 COMPILED_MODELS = {
+    "plain": lambda: CfC(F, H, backbone_units=12),
     "mixed_proj": lambda: CfC(F, H, mixed_memory=True, proj_size=2, backbone_units=12),
     "wired": lambda: CfC(F, AutoNCPMap(12, 3)),
     "wired_pure_mixed": lambda: CfC(F, AutoNCPMap(12, 3), mode="pure", mixed_memory=True),

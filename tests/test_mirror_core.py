@@ -338,6 +338,11 @@ for _name in ("argmax", "argmin"):
         lambda m, name=_name: getattr(m, name)(m.array(X), keepdims=True),
         index=True,
     )
+    case(
+        f"{_name}[bool]",
+        lambda m, name=_name: getattr(m, name)(m.array(MASK_A), axis=-1),
+        index=True,
+    )
 case("softmax", lambda m: m.softmax(m.array(X * 3), axis=-1))
 case("softmax[all]", lambda m: m.softmax(m.array(X)))
 case("softmax[axes]", lambda m: m.softmax(m.array(X3), axis=(0, 2)))

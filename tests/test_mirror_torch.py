@@ -318,6 +318,36 @@ def test_custom_vjp_arguments_match_mlx():
         np.testing.assert_allclose(N(a), np.array(b), rtol=1e-6)
 
 
+@pytest.mark.mlx_only
+def test_custom_function_keeps_a_nested_output_tree_as_mlx():
+    mlx = pytest.importorskip("mlx.core")
+
+    def run(m):
+        seen = {}
+
+        @m.custom_function
+        def f(x, y):
+            return [x * y, (x + y, m.sin(x))]
+
+        @f.vjp
+        def f_vjp(primals, cotangents, outputs):
+            seen.update(cotangents=cotangents, outputs=outputs)
+            return cotangents[0] * 2, cotangents[1][0] * 3
+
+        x, y = m.array([0.5, 1.5]), m.array([2.0, -1.0])
+        out = f(x, y)
+        grads = m.grad(lambda x, y: m.sum(f(x, y)[0]) + m.sum(f(x, y)[1][0]), argnums=(0, 1))(x, y)
+        return out, seen, grads
+
+    (out, seen, grads), (ref_out, ref_seen, ref_grads) = run(mx), run(mlx)
+    assert type(out) is type(ref_out) is list and type(out[1]) is type(ref_out[1]) is tuple
+    for a, b in zip([out[0], *out[1]], [ref_out[0], *ref_out[1]], strict=True):
+        np.testing.assert_allclose(N(a), np.array(b), rtol=1e-6)
+    assert type(seen["cotangents"]) is type(ref_seen["cotangents"])
+    for a, b in zip(grads, ref_grads, strict=True):
+        np.testing.assert_allclose(N(a), np.array(b), rtol=1e-6)
+
+
 def test_custom_function_without_gradients_runs_the_plain_function():
     calls = []
 

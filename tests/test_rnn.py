@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from ember_mlx.backend import mx, nn, optim, to_numpy, utils
+from ember_mlx.backend import get_backend, mx, nn, optim, to_numpy, utils
 from ember_mlx.checkpoint import CheckpointError
 from ember_mlx.nn.layers import Dense, Dropout
 from ember_mlx.nn.rnn.gru import GRU, GRUCell
 from ember_mlx.nn.rnn.lstm import LSTM, LSTMCell
-from ember_mlx.nn.rnn.rnn import RNN, RNNCell
+from ember_mlx.nn.rnn.rnn import RNN, RecurrentCell, RNNCell
 
 CELLS = {
     "rnn_tanh": (lambda i, h, b: RNNCell(i, h, b), lambda i, h, b: torch.nn.RNNCell(i, h, b)),
@@ -331,6 +331,37 @@ def test_cell_gradients_match_finite_differences(kind, rng):
             cell.update(utils.tree_unflatten([(name, mx.array(params[name], dtype=mx.float64))]))
             numeric = (values[0] - values[1]) / (2 * eps)
             assert abs(to_numpy(g)[index] - numeric) < 1e-6 * max(1.0, abs(numeric)), name
+
+
+@pytest.mark.autodiff
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_lstm_hand_written_vjp_equals_autodiff_of_the_step_loop(num_layers, rng, monkeypatch):
+    """LSTMCell.scan (bptt.recurrence with LSTMMath's vjp) against autodiff of the step loop."""
+    # float64 where the backend computes it exactly (see the finite-difference test below).
+    dtype = mx.float32 if get_backend() == "mlx" else mx.float64
+    model = LSTM(3, 4, num_layers)
+    model.set_dtype(dtype)
+    shape = (2, 4) if num_layers == 1 else (num_layers, 2, 4)
+    x, h0, c0 = (mx.array(_data(rng, *s), dtype=dtype) for s in [(2, 6, 3), shape, shape])
+    w = mx.array(_data(rng, 2, 6, 4), dtype=dtype)
+
+    def loss(params, x, h0, c0):
+        model.update(params)
+        y, (h, c) = model(x, (h0, c0))
+        return mx.sum(y * w) + mx.sum(mx.sin(h)) + mx.sum(c * c)
+
+    value_and_grad = mx.value_and_grad(loss, argnums=(0, 1, 2, 3))
+    params = model.trainable_parameters()
+    value, grads = value_and_grad(params, x, h0, c0)
+    monkeypatch.setattr(LSTMCell, "scan", RecurrentCell.scan)
+    expected_value, expected = value_and_grad(params, x, h0, c0)
+    rtol = 1e-5 if dtype == mx.float32 else 1e-10
+    assert abs(value.item() - expected_value.item()) <= rtol * (1 + abs(expected_value.item()))
+    expected = utils.tree_flatten(expected)
+    for (name, g), (_, e) in zip(utils.tree_flatten(grads), expected, strict=True):
+        e = to_numpy(e)
+        atol = rtol * (1 + np.abs(e).max())
+        np.testing.assert_allclose(to_numpy(g), e, rtol=0, atol=atol, err_msg=name)
 
 
 @pytest.mark.autodiff

@@ -35,6 +35,7 @@ def _flatten(tree: Any) -> tuple[list[Tensor], Any]:
     """The tensor leaves of ``tree`` (dicts, lists, tuples) and a skeleton to rebuild it."""
     leaves = []
 
+    # Comprehensions rather than generators: a sequence's trees have hundreds of nodes.
     def strip(node: Any) -> Any:
         if isinstance(node, Tensor):
             leaves.append(node)
@@ -42,7 +43,7 @@ def _flatten(tree: Any) -> tuple[list[Tensor], Any]:
         if isinstance(node, dict):
             return {k: strip(v) for k, v in node.items()}
         if isinstance(node, (list, tuple)):
-            return type(node)(strip(v) for v in node)
+            return type(node)([strip(v) for v in node])
         return node
 
     return leaves, strip(tree)
@@ -55,7 +56,7 @@ def _fill(skeleton: Any, leaves: Any) -> Any:
     if isinstance(skeleton, dict):
         return {k: _fill(v, leaves) for k, v in skeleton.items()}
     if isinstance(skeleton, (list, tuple)):
-        return type(skeleton)(_fill(v, leaves) for v in skeleton)
+        return type(skeleton)([_fill(v, leaves) for v in skeleton])
     return skeleton
 
 
@@ -287,17 +288,37 @@ def stop_gradient(a: Tensor, /, *, stream: Any = None) -> Tensor:
     return a.detach()
 
 
+def _zeros_for_none(cotangents: Sequence[Tensor | None], outputs: Sequence[Tensor]) -> list:
+    """``cotangents`` with each ``None`` replaced by zeros shaped as its output: one read-only
+    broadcast view of a zero per shape and dtype, so that many unused outputs cost nothing."""
+    zeros: dict[Any, Tensor] = {}
+    filled = []
+    for cot, out in zip(cotangents, outputs, strict=True):
+        if cot is None:
+            key = (out.shape, out.dtype, out.device)
+            if key not in zeros:
+                zeros[key] = torch.zeros((), dtype=out.dtype, device=out.device).expand(out.shape)
+            cot = zeros[key]
+        filled.append(cot)
+    return filled
+
+
 class _CustomVJP(torch.autograd.Function):
     """Runs a :class:`custom_function` forward and routes its backward to the custom vjp."""
 
     @staticmethod
-    def forward(ctx: Any, function: custom_function, args: tuple, kwargs: dict, *leaves: Tensor):
+    def forward(
+        ctx: Any, function: custom_function, args: tuple, kwargs: dict, box: dict, *leaves: Tensor
+    ):
         outputs = function._fun(*args, **kwargs)
         flat, skeleton = _flatten(outputs)
         ctx.function, ctx.args = function, _flatten(args)[1]
-        ctx.out_skeleton = skeleton
+        # The caller rebuilds the output tree from the flat tensors autograd returns.
+        ctx.out_skeleton = box["skeleton"] = skeleton
         ctx.save_for_backward(*leaves, *flat)
         ctx.n_leaves = len(leaves)
+        # Unused outputs get None; backward fills in shared zeros (cheaper than one each).
+        ctx.set_materialize_grads(False)
         return tuple(flat) if skeleton is not _LEAF else flat[0]
 
     @staticmethod
@@ -306,7 +327,7 @@ class _CustomVJP(torch.autograd.Function):
         leaves, flat = saved[: ctx.n_leaves], saved[ctx.n_leaves :]
         args = _fill(ctx.args, iter(leaves))
         outputs = _fill(ctx.out_skeleton, iter(flat))
-        cotangent = _fill(ctx.out_skeleton, iter(cotangents))
+        cotangent = _fill(ctx.out_skeleton, iter(_zeros_for_none(cotangents, flat)))
         primals = args[0] if len(args) == 1 else args
         grads = ctx.function._vjp(primals, cotangent, outputs)
         if len(args) == 1:
@@ -321,7 +342,7 @@ class _CustomVJP(torch.autograd.Function):
                     f"argument with {n} arrays"
                 )
             flat_grads.extend(got)
-        return (None, None, None, *flat_grads)
+        return (None, None, None, None, *flat_grads)
 
 
 class custom_function:  # noqa: N801 - the MLX name
@@ -363,7 +384,11 @@ class custom_function:  # noqa: N801 - the MLX name
         leaves = _flatten(args)[0]
         if not any(x.requires_grad for x in leaves):
             return self._fun(*args, **kwargs)
-        return _CustomVJP.apply(self, args, kwargs, *leaves)
+        box: dict = {}
+        flat = _CustomVJP.apply(self, args, kwargs, box, *leaves)
+        if box["skeleton"] is _LEAF:
+            return flat
+        return _fill(box["skeleton"], iter(flat))
 
 
 def checkpoint(fun: Callable) -> Callable:

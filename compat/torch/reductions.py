@@ -125,6 +125,8 @@ def min(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = N
 
 def _arg_reduce(op: Callable, a: Any, axis: int | None, keepdims: bool) -> Tensor:
     a = widen(as_tensor(a))
+    if a.dtype == torch.bool:  # torch's argmax/argmin refuse bool; MLX takes it
+        a = a.to(torch.uint8)
     if axis is None:
         return _keep_all(op(a.reshape(-1)), a.ndim, keepdims)
     return op(a, dim=axis, keepdim=keepdims)

@@ -107,14 +107,17 @@ def split(
             f"of size {a.shape[axis]} into equal sections"
         )
     size = a.shape[axis]
+    # split_with_sizes is the C++ op under torch.split, without its Python wrapper (half the
+    # cost of a small split), and cheaper than tensor_split under autograd.
     if isinstance(indices_or_sections, int):
-        return list(torch.split(a, size // indices_or_sections, dim=axis))
+        sections = indices_or_sections
+        return list(a.split_with_sizes([size // sections] * sections, axis))
     indices = [int(i) for i in indices_or_sections]
-    # torch.split (sizes) is cheaper than tensor_split under autograd; it needs sorted bounds.
+    # Sizes need sorted bounds.
     bounds = [0, *(min(i, size) for i in indices), size]
     if all(i >= 0 for i in indices) and bounds == sorted(bounds):
         sizes = [hi - lo for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-        return list(torch.split(a, sizes, dim=axis))
+        return list(a.split_with_sizes(sizes, axis))
     return list(torch.tensor_split(a, indices, dim=axis))
 
 

@@ -183,7 +183,7 @@ class RBM(Module):
         finite = mx.isfinite(array)
         if not mx.all(finite).item():
             bad = mx.logical_not(finite)
-            first = mx.argmax(mx.astype(mx.flatten(bad), mx.int32)).item()
+            first = mx.argmax(mx.flatten(bad)).item()
             row, column = divmod(first, self.visible_size)
             raise ValueError(
                 f"{argument}: expected finite values, got {mx.sum(bad).item()} NaN or infinite "

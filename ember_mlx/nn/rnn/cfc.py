@@ -37,7 +37,10 @@ class CfC(Module):
     heads are stacked into one matrix and masked, and the input's share of the first matmul (and
     of the mixed-memory LSTM) is one matmul over all steps; the projection ``proj_size`` is one
     matmul over all outputs. A step is then one matmul on the state (plus one for the heads with a
-    backbone, one per further layer for a wired cell) and elementwise math. Nothing is evaluated
+    backbone, one per further layer for a wired cell) and elementwise math. An unwired cell in a
+    gated mode with a constant elapsed time and at most one backbone layer (the default) runs
+    its time loop through :func:`~ember_mlx.nn.rnn.bptt.recurrence`, whose hand-written
+    backward pass forms each weight gradient as one matmul over all steps. Nothing is evaluated
     inside a call: on MLX a sequence is one lazy graph, which ``mx.compile`` can trace.
 
     Args:

@@ -5,7 +5,8 @@ A step is split the way a sequence layer runs it: :meth:`CfCCell.prepare` gather
 once per forward pass (the four heads stacked into one matrix, a sparsity mask applied),
 :meth:`CfCCell.project_input` computes the part of the first matmul that reads only the input,
 for all steps at once, and :meth:`CfCCell.step` does the rest, one matmul on the state and, with a
-backbone, one for the heads.
+backbone, one for the heads. :meth:`CfCCell.scan` runs the common configurations through
+:func:`~ember_mlx.nn.rnn.bptt.recurrence`, with :class:`DenseCfCMath`'s hand-written vjp.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from ember_mlx.backend import mx, nn, to_numpy
 from ember_mlx.checkpoint import CheckpointError
 from ember_mlx.nn.layers.activations import get_activation
 from ember_mlx.nn.module import Module
-from ember_mlx.nn.rnn.backbone import build_backbone, check_dropout, finish_backbone
+from ember_mlx.nn.rnn.backbone import (
+    build_backbone,
+    check_dropout,
+    finish_backbone,
+    vjp_form,
+)
+from ember_mlx.nn.rnn.bptt import flatten_steps, recurrence
 from ember_mlx.nn.rnn.sequence import check_state, prepare_step_timespans, unstack_steps
 
 MODES = ("default", "pure", "no_gate")
@@ -205,7 +212,7 @@ class CfCCell(Module):
 
     def project_input(self, x: Any, weights: Weights) -> Any:
         """The input's share of the first matmul, for any leading axes of ``x``."""
-        return x @ weights.input_t + weights.input_bias
+        return mx.addmm(weights.input_bias, x, weights.input_t)
 
     def step(self, projected: Any, h: Any, ts: Any, weights: Weights) -> Any:
         """The next state from the projected input and the state ``(batch, hidden_size)``.
@@ -238,6 +245,10 @@ class CfCCell(Module):
     ) -> tuple[list[Any], Any]:
         """Run the cell over a time-major sequence.
 
+        Where :meth:`_dense_math` has a hand-written vjp for this configuration, the loop runs
+        through :func:`~ember_mlx.nn.rnn.bptt.recurrence` (one matmul per weight gradient
+        instead of one per step); otherwise :meth:`step` runs step by step.
+
         Args:
             x: The inputs, ``(steps, batch, input_size)``.
             h: The initial state.
@@ -250,6 +261,14 @@ class CfCCell(Module):
             ``(outputs, h)``: a list of ``(batch, output_size)`` outputs and the final state.
         """
         weights = self.prepare(constant_ts)
+        math = self._dense_math(weights)
+        if math is not None:
+            weights = self.vjp_weights(weights)
+            params = () if weights.heads_t is None else (weights.heads_t, weights.heads_bias)
+            hs, _ = recurrence(
+                math, self.project_input(x, weights), h, (), weights.hidden_t, params
+            )
+            return (hs if all_outputs else hs[-1:]), hs[-1]
         projected = unstack_steps(self.project_input(x, weights))
         ts = [None] * len(projected) if timespans is None else unstack_steps(timespans)
         outputs = []
@@ -258,6 +277,44 @@ class CfCCell(Module):
             if all_outputs:
                 outputs.append(h)
         return (outputs if all_outputs else [h]), h
+
+    def _dense_math(self, weights: Weights) -> DenseCfCMath | None:
+        """The step with a hand-written vjp, where this cell's configuration has one: a gated
+        mode, a constant elapsed time and at most one backbone layer whose activation has a
+        :func:`~ember_mlx.nn.rnn.backbone.vjp_form`. ``None`` otherwise (the step loop is then
+        differentiated op by op)."""
+        if self.mode == "pure" or weights.ts is None or self.backbone_layers > 1:
+            return None
+        if self.backbone_layers == 0:
+            return DenseCfCMath(self.mode)
+        form = vjp_form(self.backbone[1].fn)
+        return None if form is None else DenseCfCMath(self.mode, form.psi, form.dpsi)
+
+    def vjp_weights(self, weights: Weights) -> Weights:
+        """:meth:`prepare`'s weights rewritten for :class:`DenseCfCMath` (see there): the
+        :math:`f_1, f_2` heads doubled, the backbone activation's constants folded in."""
+        n = self.hidden_size
+        double_f = mx.array(np.repeat([2.0, 2.0, 1.0], n), dtype=weights.hidden_t.dtype)
+        if self.backbone_layers == 0:
+            input_bias = weights.input_bias * double_f
+            return Weights(
+                weights.input_t * double_f,
+                input_bias,
+                weights.hidden_t * double_f,
+                None,
+                input_bias,
+                weights.ts,
+            )
+        form = vjp_form(self.backbone[1].fn)
+        heads_t = weights.heads_t * double_f
+        return Weights(
+            weights.input_t * form.inner,
+            weights.input_bias * form.inner,
+            weights.hidden_t * form.inner,
+            heads_t * form.outer,
+            weights.heads_bias * double_f + form.shift * mx.sum(heads_t, axis=0),
+            weights.ts,
+        )
 
     def __call__(self, x: Any, state: Any = None, ts: Any = None) -> Any:
         if x.ndim != 2 or x.shape[1] != self.input_size:
@@ -313,6 +370,79 @@ def cfc_update(
     if mode == "no_gate":
         return f1 + g * f2
     return f1 + g * (f2 - f1)
+
+
+class DenseCfCMath:
+    r"""A dense CfC step after its recurrent matmul, with its vjp, for
+    :func:`~ember_mlx.nn.rnn.bptt.recurrence`: a gated mode with a constant elapsed time and at
+    most one backbone layer, on the weights of :meth:`CfCCell.vjp_weights`.
+
+    Those weights run :class:`CfCCell`'s math through the logistic sigmoid (torch's CPU tanh
+    costs about five times its sigmoid): :math:`\tanh x = 2 \sigma(2x) - 1`, with the factor 2
+    folded into the :math:`f_1, f_2` heads, and the backbone activation as
+    :math:`c_1 \psi(c_0 z) + c_2` (:class:`~ember_mlx.nn.rnn.backbone.VJPForm`), with
+    :math:`c_0` folded into the backbone layer and :math:`c_1, c_2` into the heads. A step is
+    then :math:`a = \psi(z)`, :math:`s = \sigma(a W + b) = [s_1, s_2, g]` and
+
+    .. math::
+
+        \text{default:}\ h = 2 (s_1 + g (s_2 - s_1)) - 1, \qquad
+        \text{no\_gate:}\ h = 2 s_1 - 1 + g (2 s_2 - 1).
+
+    Its vjp from the cotangent :math:`\delta h` of :math:`h` is, for the default mode,
+    :math:`\delta s = 2\,\delta h\, [1 - g,\ g,\ s_2 - s_1]` (no_gate:
+    :math:`[2 \delta h,\ 2 \delta h\, g,\ \delta h (2 s_2 - 1)]`), then through the
+    sigmoid :math:`\delta(aW + b) = \delta s \odot s (1 - s)` and the backbone
+    :math:`\delta z = (\delta(aW + b) W^\top) \odot \psi'`.
+
+    Args:
+        mode: ``"default"`` or ``"no_gate"``.
+        psi: :math:`\psi`, or ``None`` without a backbone (``z`` are then the heads).
+        dpsi: :math:`\psi'` in terms of :math:`a = \psi(z)`, with a backbone.
+    """
+
+    def __init__(self, mode: str, psi: Any = None, dpsi: Any = None):
+        self.mode = mode
+        self.psi = psi
+        self.dpsi = dpsi
+
+    def forward(self, z: Any, carry: tuple, params: tuple) -> tuple[Any, tuple, tuple]:
+        saved = ()
+        if params:
+            heads_t, heads_bias = params
+            a = self.psi(z)
+            z = mx.addmm(heads_bias, a, heads_t)
+            saved = (a,)
+        s = mx.sigmoid(z)
+        s1, s2, g = mx.split(s, 3, axis=1)
+        if self.mode == "no_gate":
+            h = s1 * 2 - 1 + g * (s2 * 2 - 1)
+        else:
+            h = (s1 + g * (s2 - s1)) * 2 - 1
+        return h, carry, (*saved, s)
+
+    def backward(
+        self, dh: Any, dcarry: tuple, carry: tuple, saved: tuple, params: tuple
+    ) -> tuple[Any, tuple, tuple]:
+        *a, s = saved
+        s1, s2, g = mx.split(s, 3, axis=1)
+        dh2 = dh * 2
+        if self.mode == "no_gate":
+            ds = [dh2, dh2 * g, dh * (s2 * 2 - 1)]
+        else:
+            dh2_g = dh2 * g
+            ds = [dh2 - dh2_g, dh2_g, dh2 * (s2 - s1)]
+        dz = mx.concatenate(ds, axis=1) * (s - s * s)
+        if not params:
+            return dz, dcarry, ()
+        return (dz @ params[0].T) * self.dpsi(a[0]), dcarry, (dz,)
+
+    def param_grads(self, saved: list[tuple], pieces: list[tuple], params: tuple) -> tuple:
+        if not params:
+            return ()
+        dz = flatten_steps([piece[0] for piece in pieces])
+        a = flatten_steps([kept[0] for kept in saved])
+        return a.T @ dz, mx.sum(dz, axis=0)
 
 
 def _head_mask(sparsity_mask: Any, heads_in: int, hidden_size: int) -> Any:

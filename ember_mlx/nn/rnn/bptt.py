@@ -1,0 +1,128 @@
+r"""Backpropagation through time written out for the dense recurrent cells.
+
+A dense CfC step (with at most one backbone layer) and an LSTM step share one shape:
+
+.. math::
+
+    z_t = p_t + h_{t-1} R, \qquad (h_t, c_t) = \mathrm{cell}(z_t, c_{t-1})
+
+where :math:`p_t` is the input's share of the pre-activations (one matmul over all steps,
+before the loop), :math:`R` the recurrent weights and :math:`c` the cell's extra carry (an
+LSTM's memory; nothing for a CfC). The cell may hold weights of its own, such as a CfC's heads.
+
+Autodiff of the step loop forms the gradient of :math:`R` as one small matmul per step and
+keeps a graph node per op. :func:`recurrence` runs the loop as one ``mx.custom_function``
+whose vjp runs only the backward recurrence of the state,
+
+.. math::
+
+    \delta z_t = \mathrm{cell}^\top(\delta h_t + \delta h'_t,\ \delta c_t), \qquad
+    \delta h'_{t-1} = \delta z_t R^\top,
+
+and then forms each weight gradient as one matmul over all steps, e.g.
+:math:`\delta R = [h_0, \dots, h_{T-1}]^\top [\delta z_1, \dots, \delta z_T]`, a
+``(T B, H)^T @ (T B, G)`` product. The forward saves what the backward needs as extra outputs,
+so nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ember_mlx.backend import mx
+from ember_mlx.nn.rnn.sequence import unstack_steps
+
+
+class CellMath(Protocol):
+    """The step of a recurrence after its recurrent matmul, and that step's vjp."""
+
+    def forward(
+        self, z: Any, carry: tuple[Any, ...], params: tuple[Any, ...]
+    ) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
+        """``(h, carry, saved)`` from the pre-activations ``z``; ``saved`` is what
+        :meth:`backward` needs of this step."""
+
+    def backward(
+        self,
+        dh: Any,
+        dcarry: tuple[Any, ...],
+        carry: tuple[Any, ...],
+        saved: tuple[Any, ...],
+        params: tuple[Any, ...],
+    ) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
+        """``(dz, dcarry, pieces)``: the cotangents of ``z`` and of the incoming ``carry``
+        (the step's input carry) from those of the step's outputs, and the per-step terms
+        :meth:`param_grads` sums into the gradients of ``params``."""
+
+    def param_grads(
+        self, saved: list[tuple[Any, ...]], pieces: list[tuple[Any, ...]], params: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        """The gradients of ``params`` from every step's ``saved`` and ``pieces``."""
+
+
+def flatten_steps(steps: list[Any]) -> Any:
+    """``(steps * batch, features)`` from a list of ``(batch, features)`` arrays."""
+    return mx.concatenate(steps, axis=0)
+
+
+def recurrence(
+    cell: CellMath,
+    projected: Any,
+    h: Any,
+    carry: tuple[Any, ...],
+    recurrent_t: Any,
+    params: tuple[Any, ...],
+) -> tuple[list[Any], tuple[Any, ...]]:
+    """Run :math:`z_t = p_t + h_{t-1} R`, then ``cell``, over every step, with the vjp above.
+
+    Every array the step reads is an argument (arrays captured by a ``custom_function`` would
+    be constants and get no gradient); ``cell`` holds only configuration.
+
+    Args:
+        cell: The step after the recurrent matmul.
+        projected: :math:`p`, ``(steps, batch, G)``.
+        h: The initial state, ``(batch, H)``.
+        carry: The cell's initial extra carry (arrays; may be empty).
+        recurrent_t: :math:`R`, ``(H, G)``.
+        params: The cell's own weights.
+
+    Returns:
+        ``(hs, carry)``: every step's state and the final carry.
+    """
+
+    @mx.custom_function
+    def run(projected, h, carry, recurrent_t, params):
+        hs, carries, saved = [], [], []
+        for p in unstack_steps(projected):
+            h, carry, kept = cell.forward(mx.addmm(p, h, recurrent_t), carry, params)
+            hs.append(h)
+            carries.append(carry)
+            saved.append(kept)
+        return hs, carries, saved
+
+    @run.vjp
+    def run_vjp(primals, cotangents, outputs):
+        _, h0, carry0, recurrent_t, params = primals
+        dhs, dcarries, _ = cotangents
+        hs, carries, saved = outputs
+        recurrent = recurrent_t.T
+        steps = len(hs)
+        dzs, pieces = [None] * steps, [None] * steps
+        # Only the last carry leaves recurrence(): the others' cotangents are zero.
+        dh, dcarry = dhs[-1], dcarries[-1]
+        for t in reversed(range(steps)):
+            incoming = carries[t - 1] if t > 0 else carry0
+            dzs[t], dcarry, pieces[t] = cell.backward(dh, dcarry, incoming, saved[t], params)
+            dh = dzs[t] @ recurrent if t == 0 else mx.addmm(dhs[t - 1], dzs[t], recurrent)
+        dz = flatten_steps(dzs)
+        previous = flatten_steps([h0, *hs[:-1]])
+        return (
+            mx.reshape(dz, (steps, *dzs[0].shape)),
+            dh,
+            dcarry,
+            previous.T @ dz,
+            cell.param_grads(saved, pieces, params),
+        )
+
+    hs, carries, _ = run(projected, h, carry, recurrent_t, params)
+    return hs, carries[-1]
