@@ -264,6 +264,66 @@ def test_synapse_bank_equals_dense_sums(rng, kind):
     np.testing.assert_allclose(sums[:, 1], act.sum(0), atol=1e-5)
 
 
+def _masked_currents(adjacency, v, sigma, mu, w, erev):
+    """ncps's masked sums over every (source, neuron) pair, in plain ops (autodiff's)."""
+    mask = mx.array((adjacency != 0).astype(np.float32))[..., None]
+    act = w[..., None] * mask * mx.sigmoid(sigma[..., None] * (v[:, None, :] - mu[..., None]))
+    return mx.stack([mx.sum(act * erev[..., None], axis=0), mx.sum(act, axis=0)], axis=1)
+
+
+def _adjacency(kind):
+    if kind == "late_receivers":  # neuron 0 receives nothing: rows are placed by a gather
+        return np.array([[0, 1, 1], [0, 0, -1], [0, 1, 0]])
+    neuron_map = MAPS[kind][0]()
+    neuron_map.build(MAPS[kind][2])
+    return neuron_map.adjacency_matrix
+
+
+@pytest.mark.autodiff
+@pytest.mark.parametrize("kind", ["auto_ncp", "fully_connected", "partial", "late_receivers"])
+def test_synapse_bank_vjp_equals_autodiff(rng, kind):
+    """The bank's hand-written vjp equals autodiff of the masked dense sums."""
+    adjacency = _adjacency(kind)
+    bank = SynapseBank(adjacency)
+    params = [mx.array(rng.uniform(0.5, 2.0, size=adjacency.shape).astype(np.float32))] * 4
+    params = [p * mx.array(rng.uniform(0.5, 1.5, size=p.shape).astype(np.float32)) for p in params]
+    v = mx.array(rng.normal(size=(adjacency.shape[0], 5)).astype(np.float32))
+    cotangent = mx.array(rng.normal(size=(adjacency.shape[1], 2, 5)).astype(np.float32))
+
+    def ours(v, *params):
+        return mx.sum(bank.currents(v, bank.weights(*params)) * cotangent)
+
+    def reference(v, *params):
+        return mx.sum(_masked_currents(adjacency, v, *params) * cotangent)
+
+    argnums = tuple(range(5))
+    got = mx.grad(ours, argnums=argnums)(v, *params)
+    expected = mx.grad(reference, argnums=argnums)(v, *params)
+    for name, g, e in zip(["v", "sigma", "mu", "w", "erev"], got, expected, strict=True):
+        np.testing.assert_allclose(to_numpy(g), to_numpy(e), rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.autodiff
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_unfold_vjp_equals_autodiff(rng, per_sample):
+    """The step's hand-written vjp (recomputing the activations) equals autodiff of its loop."""
+    cell = LTCCell(AutoNCPMap(12, 3), 4, ode_unfolds=3)
+    weights = cell.synapses.weights(cell.sigma, cell.mu, cell.w, cell.erev)
+    v = mx.array(rng.normal(size=(12, 5)).astype(np.float32))
+    fixed = mx.array(rng.uniform(0.5, 2.0, size=(12, 2, 5)).astype(np.float32))
+    cm_t = mx.array(rng.uniform(0.5, 2.0, size=(12, 5 if per_sample else 1)).astype(np.float32))
+    cotangent = mx.array(rng.normal(size=(12, 3, 5)).astype(np.float32))
+    argnums = tuple(range(6))
+
+    def loss(unfold):
+        return lambda *args: mx.sum(unfold(*args)[0] * cotangent)
+
+    got = mx.grad(loss(cell._unfold_with_vjp), argnums=argnums)(v, fixed, cm_t, *weights)
+    expected = mx.grad(loss(cell._unfold), argnums=argnums)(v, fixed, cm_t, *weights)
+    for k, (g, e) in enumerate(zip(got, expected, strict=True)):
+        np.testing.assert_allclose(to_numpy(g), to_numpy(e), rtol=1e-5, atol=1e-5, err_msg=k)
+
+
 def test_wiring_is_read_once(rng):
     neuron_map = AutoNCPMap(10, 2)
     cell = LTCCell(neuron_map, 3)

@@ -21,6 +21,7 @@ from ember_mlx.nn import (
     RandomMap,
     WiredCfCCell,
 )
+from ember_mlx.nn.rnn.ltc_cell import SynapseBank
 
 needs_emulator = pytest.mark.skipif(
     not emulator.is_available(), reason="the kernel emulator needs g++ on PATH"
@@ -195,12 +196,18 @@ def test_ltc_kernel_without_neuron_synapses():
     close(ours[1], reference[1])
 
 
-def test_synapse_layout_follows_the_destinations():
+def test_kernel_reads_the_synapse_bank_layout():
     adjacency = np.array([[0, 1, 1], [0, 0, -1], [0, 1, 0]])
-    source, row = scan._synapse_layout((adjacency != 0).tobytes(), adjacency.shape)
+    bank = SynapseBank(adjacency)
     # Neuron 0 receives nothing; neuron 1 from 0 and 2; neuron 2 from 0 and 1.
-    np.testing.assert_array_equal(row, [-1, 0, 1])
-    np.testing.assert_array_equal(source, [[0, 0], [2, 1]])
+    np.testing.assert_array_equal(bank.layout.receivers, [1, 2])
+    np.testing.assert_array_equal(bank.layout.sources, [[0, 2], [0, 1]])
+    assert bank.layout.used.all()
+    weights = bank.weights(*(mx.ones((3, 3)) for _ in range(4)))
+    params, source, row, slots, rows = scan._synapse_inputs("f", "w", bank, weights)
+    assert (slots, rows) == (2, 2) and params.shape == (4, 2, 2)
+    np.testing.assert_array_equal(to_numpy(row), [-1, 0, 1])
+    np.testing.assert_array_equal(to_numpy(source), [[0, 0], [2, 1]])  # slot-major
 
 
 # ------------------------------------------------------------------ the layers on the kernel path

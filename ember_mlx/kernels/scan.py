@@ -379,41 +379,16 @@ def wired_cfc_scan(
 # --------------------------------------------------------------------------------- LTC
 
 
-@functools.cache
-def _synapse_layout(adjacency_bytes: bytes, shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
-    """The slot layout of :class:`~ember_mlx.nn.rnn.ltc_cell.SynapseBank` for one adjacency
-    matrix ``[source, destination]``: the receiving neurons in ascending order are rows, each
-    with ``D`` (the largest in-degree) slots holding its sources in ascending order.
-
-    Returns:
-        ``(source, row)``: ``(D, R)`` int32 source of every slot, slot-major (pad slots: 0), and
-        ``(units,)`` int32 row of every neuron (``-1`` for a neuron without synapses).
-    """
-    adjacency = np.frombuffer(adjacency_bytes, dtype=bool).reshape(shape)
-    sources, targets = np.nonzero(adjacency)
-    row = np.full(shape[1], -1, dtype=np.int32)
-    if not len(sources):
-        return np.zeros((0, 0), dtype=np.int32), row
-    order = np.argsort(targets, kind="stable")
-    sources, targets = sources[order], targets[order]
-    receivers, in_degree = np.unique(targets, return_counts=True)
-    row[receivers] = np.arange(len(receivers))
-    start = np.cumsum(in_degree) - in_degree
-    slot = np.arange(len(sources)) - np.repeat(start, in_degree)
-    source = np.zeros((int(in_degree.max()), len(receivers)), dtype=np.int32)
-    source[slot, row[targets]] = sources
-    return source, row
-
-
-def _synapse_inputs(
-    function: str, name: str, adjacency: np.ndarray, prepared: Any
-) -> tuple[Any, Any, Any, int, int]:
-    """A synapse bank as the LTC kernel reads it: ``(4, D, R)`` parameters
-    ``{sigma, mu, w E, w}``, the ``(D, R)`` sources and ``(units,)`` rows, and ``D``, ``R``.
-    A bank without synapses gets one-element placeholders and ``D = R = 0``."""
-    adjacency = np.ascontiguousarray(np.asarray(adjacency) != 0)
-    source, row = _synapse_layout(adjacency.tobytes(), adjacency.shape)
-    slots, rows = source.shape
+def _synapse_inputs(function: str, name: str, bank: Any, prepared: Any) -> tuple[Any, ...]:
+    """A :class:`~ember_mlx.nn.rnn.ltc_cell.SynapseBank` as the LTC kernel reads it, from its
+    :attr:`~ember_mlx.nn.rnn.ltc_cell.SynapseBank.layout`: ``(4, D, R)`` parameters
+    ``{sigma, mu, w E, w}`` and ``(D, R)`` sources, both slot-major, the ``(units,)`` row of
+    every neuron (``-1`` for a neuron without synapses), and ``D``, ``R``. A bank without
+    synapses gets one-element placeholders and ``D = R = 0``."""
+    layout = bank.layout
+    rows, slots = layout.sources.shape
+    row = np.full(bank.units, -1, dtype=np.int32)
+    row[layout.receivers] = np.arange(rows, dtype=np.int32)
     if prepared is None:
         if slots:
             raise ValueError(f"{function}: {name} is None, but the neuron map wires synapses")
@@ -427,6 +402,7 @@ def _synapse_inputs(
     ):
         _check_array(function, f"{name} {part}", array, expected, str(expected))
     params = mx.stack([sigma[..., 0].T, mu[..., 0].T, weight[:, 0].T, weight[:, 1].T])
+    source = np.ascontiguousarray(layout.sources.T)
     return params, mx.array(source), mx.array(row), slots, rows
 
 
@@ -539,15 +515,12 @@ def run_ltc_kernel(
     constant = isinstance(timespans, float)
     leaves, rebuild = _flatten(prepared)
     params = mx.array(np.array([steps, batch], dtype=np.uint32))
-    neuron_map = cell.neuron_map
 
     def forward(*args: Any) -> tuple[Any, Any]:
         u, v, ts = args[0], args[1], None if constant else args[2]
         cm, leak_num, leak_den, sensory, synapses = rebuild(args[2 if constant else 3 :])
-        synapse = _synapse_inputs("ltc_scan", "prepared[4]", neuron_map.adjacency_matrix, synapses)
-        sensory = _synapse_inputs(
-            "ltc_scan", "prepared[3]", neuron_map.sensory_adjacency_matrix, sensory
-        )
+        synapse = _synapse_inputs("ltc_scan", "prepared[4]", cell.synapses, synapses)
+        sensory = _synapse_inputs("ltc_scan", "prepared[3]", cell.sensory_synapses, sensory)
         ts = mx.array([timespans], dtype=mx.float32) if constant else mx.reshape(ts, (steps, batch))
         neuron = mx.reshape(mx.concatenate([cm, leak_num, leak_den], axis=1).T, (3, units))
         y, v_last = kernel(

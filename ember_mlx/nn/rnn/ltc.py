@@ -31,6 +31,7 @@ class LTC(Module):
     Everything that does not change within a call is done once, before the time loop: the
     synapse parameters are made positive and gathered into the cell's sparse layout. Each step
     then evaluates its sensory synapses once, and its ODE unfolds only the neuron synapses.
+    For training, the cell's vjp keeps only the potentials and synapse sigmoids of each unfold.
 
     Args:
         input_size: Number of input features.

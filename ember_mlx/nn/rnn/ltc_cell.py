@@ -6,12 +6,15 @@ and give the same outputs. What differs is how the synapses are evaluated: ncps 
 (source, neuron) pair and masks the unwired ones, materialising ``(batch, units, units)`` tensors
 in every ODE unfold; here only the wired synapses are computed (:class:`SynapseBank`), and the
 sensory synapses, which do not change within a step, once per step rather than once per unfold.
+Gradients come from hand-written vjps (``mx.custom_function``) that keep, per ODE unfold, only
+the potentials and the sigmoids of the neuron synapses (the costliest part to recompute) and
+recompute the rest, a step at a time: half of what autodiff of the same loop keeps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -34,6 +37,16 @@ INIT_RANGES = {
 }
 
 
+class SlotLayout(NamedTuple):
+    """Where :class:`SynapseBank` keeps each synapse: row ``r`` holds the synapses into neuron
+    ``receivers[r]``, slot ``d`` of it the one from source ``sources[r, d]`` (sources
+    ascending along the row) when ``used[r, d]``; unused slots have source 0."""
+
+    sources: np.ndarray  # (R, D) int32
+    used: np.ndarray  # (R, D) bool
+    receivers: np.ndarray  # (R,) int32, ascending
+
+
 class SynapseBank:
     r"""The sigmoid synapses of one signed adjacency matrix, computed synapse by synapse.
 
@@ -44,15 +57,36 @@ class SynapseBank:
 
         \mathrm{num}_j = \sum_i a_{ij} E_{ij}, \qquad \mathrm{den}_j = \sum_i a_{ij}
 
-    over the wired sources. The layout (ELLPACK by destination) is fixed at construction: the
-    ``R`` neurons that receive a synapse are rows; each row has ``D`` slots (the largest
-    in-degree) holding its sources in ascending order, and unused slots get weight zero. A call
-    gathers the presynaptic values into an ``(R, D, N)`` block, applies the sigmoid there,
-    contracts the slots with one batched matmul against ``[w E, w]`` (``(R, 2, D)``), which
-    gives both sums at once, and places the ``R`` rows at their neurons with a fixed one-hot
-    matmul. Values are neuron-major (``(sources, N)``, one column per sample), so neither the
-    gather nor the matmuls need a transpose. When every pair is wired, the gather is a
-    broadcast and the placement the identity.
+    over the wired sources. The layout (:attr:`layout`, ELLPACK by destination) is fixed at
+    construction: the ``R`` neurons that receive a synapse are rows; each row has ``D`` slots
+    (the largest in-degree) holding its sources in ascending order, and unused slots get weight
+    zero. A call gathers the presynaptic values into an ``(R, D, N)`` block, applies the
+    sigmoid there, contracts the slots with one batched matmul against ``[w E, w]``
+    (``(R, 2, D)``), which gives both sums at once, and places the ``R`` rows at their neurons:
+    zero rows appended for the neurons without synapses, then a fixed gather of rows, which is
+    skipped when the receivers are the first ``R`` neurons (as in an NCP, whose motor and
+    command neurons come first). Values are neuron-major (``(sources, N)``, one column per
+    sample), so neither the gather nor the matmul needs a transpose. When every pair is wired,
+    the gather is a broadcast and the placement the identity.
+
+    :attr:`layout` is public: the Metal LTC kernel's host code reads it.
+
+    The gather, sigmoid and contraction are one ``mx.custom_function`` whose vjp recomputes the
+    ``(R, D, N)`` activations instead of keeping them: the backward pass holds only the
+    presynaptic values. :class:`LTCCell` runs the same pieces (:meth:`activations`,
+    :meth:`sums`, then the cotangents) in its own vjp of a step's unfolds, which keeps the
+    sigmoids instead. With
+    :math:`g` the cotangent of the sums and :math:`\dot a = (W^\top g)\,s(1 - s)` that of the
+    sigmoid's argument (:math:`s` the sigmoid, :math:`z = v - \mu`):
+
+    .. math::
+
+        \partial W = g\,s^\top, \quad \partial\sigma = \textstyle\sum_n \dot a\,z, \quad
+        \partial\mu = -\sigma \textstyle\sum_n \dot a, \quad
+        \partial v_i = \textstyle\sum_{j} \sigma_{ij}\,\dot a_{ij},
+
+    the last one a second gather, of each source's outgoing slots (padded to the largest
+    out-degree with weight zero), contracted by a batched matmul.
 
     Args:
         adjacency: ``(sources, units)`` matrix indexed ``[source, destination]``; nonzero
@@ -60,42 +94,55 @@ class SynapseBank:
     """
 
     def __init__(self, adjacency: np.ndarray):
-        adjacency = np.asarray(adjacency)
-        self.units = adjacency.shape[1]
+        adjacency = np.asarray(adjacency) != 0
+        self.sources, self.units = adjacency.shape
         sources, targets = np.nonzero(adjacency)  # row-major: sources ascending
         self.count = len(sources)
         self.dense = self.count == adjacency.size
         receivers, in_degree = np.unique(targets, return_counts=True)
         self.rows = len(receivers)
         self.slots = int(in_degree.max()) if self.count else 0
+        order = np.argsort(targets, kind="stable")  # by destination, sources stay ascending
+        row = np.repeat(np.arange(self.rows), in_degree)
+        slot = np.arange(self.count) - np.repeat(np.cumsum(in_degree) - in_degree, in_degree)
+        layout = np.zeros((self.rows, self.slots), dtype=np.int32)
+        layout[row, slot] = sources[order]
+        used = np.zeros((self.rows, self.slots), dtype=bool)
+        used[row, slot] = True
+        self.layout = SlotLayout(layout, used, receivers.astype(np.int32))
         self._placement = None
+        self._currents = mx.custom_function(self._currents_forward)
+        self._currents.vjp(self._currents_vjp)
         if self.dense or not self.count:
             return
-        order = np.argsort(targets, kind="stable")  # by destination, sources stay ascending
-        sources, targets = sources[order], targets[order]
-        row = np.repeat(np.arange(self.rows), in_degree)
-        row_start = np.repeat(np.cumsum(in_degree) - in_degree, in_degree)
-        slot = row * self.slots + np.arange(self.count) - row_start
-        layout = np.zeros(self.rows * self.slots, dtype=np.int32)  # flat parameter index
-        layout[slot] = sources * self.units + targets
-        presynaptic = np.zeros(self.rows * self.slots, dtype=np.int32)
-        presynaptic[slot] = sources
-        used = np.zeros(self.rows * self.slots, dtype=bool)
-        used[slot] = True
-        self._layout = mx.array(layout)
-        self._presynaptic = mx.array(presynaptic)
-        self._used = mx.array(used.reshape(self.rows, 1, self.slots))
-        if self.rows < self.units:
-            # (units, R) one-hot: row r's sums to its neuron, zeros to neurons without synapses.
-            placement = np.zeros((self.units, self.rows), dtype=np.float32)
-            placement[receivers, np.arange(self.rows)] = 1.0
+        if self.rows < self.units and not np.array_equal(receivers, np.arange(self.rows)):
+            # Row of each neuron's sums in the padded (units + 1)-row block: R is a zero row.
+            placement = np.full(self.units, self.rows, dtype=np.int32)
+            placement[receivers] = np.arange(self.rows)
             self._placement = mx.array(placement)
+            self._receivers = mx.array(receivers.astype(np.int32))
+        flat_slot = (row * self.slots + slot).astype(np.int32)  # of each synapse, by destination
+        self._parameter_index = mx.array(np.ravel(receivers[:, None] + self.units * layout))
+        self._presynaptic = mx.array(layout.reshape(-1))
+        self._used = mx.array(used.reshape(self.rows, 1, self.slots))
+        # The adjoint of the gather: each source's outgoing slots, padded with slot 0.
+        by_source = np.argsort(sources[order], kind="stable")
+        out_degree = np.bincount(sources, minlength=self.sources)
+        fanout = int(out_degree.max())
+        out_row = sources[order][by_source]
+        out_slot = np.arange(self.count) - np.repeat(np.cumsum(out_degree) - out_degree, out_degree)
+        outgoing = np.zeros((self.sources, fanout), dtype=np.int32)
+        outgoing[out_row, out_slot] = flat_slot[by_source]
+        outgoing_used = np.zeros((self.sources, 1, fanout), dtype=bool)
+        outgoing_used[out_row, 0, out_slot] = True
+        self._outgoing = mx.array(outgoing.reshape(-1))
+        self._outgoing_used = mx.array(outgoing_used)
 
     def _gather(self, param: Any) -> Any:
         """A ``(sources, units)`` parameter in the ``(R, D)`` layout (pad slots hold any value)."""
         if self.dense:
             return param.T
-        flat = mx.take(mx.reshape(param, (-1,)), self._layout)
+        flat = mx.take(mx.reshape(param, (-1,)), self._parameter_index)
         return mx.reshape(flat, (self.rows, self.slots))
 
     def weights(self, sigma: Any, mu: Any, w: Any, erev: Any) -> tuple[Any, Any, Any] | None:
@@ -128,21 +175,97 @@ class SynapseBank:
             ``(units, 2, N)``: ``[:, 0]`` holds :math:`\sum_i a_{ij} E_{ij}` and ``[:, 1]``
             holds :math:`\sum_i a_{ij}`.
         """
-        columns = presynaptic.shape[1]
         if weights is None:
-            return mx.zeros((self.units, 2, columns), dtype=presynaptic.dtype)
-        sigma, mu, weight = weights
+            return mx.zeros((self.units, 2, presynaptic.shape[-1]), dtype=presynaptic.dtype)
+        return self._currents(presynaptic, *weights)
+
+    # The pieces of currents() and of its vjp, on any number N of columns: a backward pass
+    # recomputes the activations of several calls at once, side by side.
+
+    def differences(self, presynaptic: Any, weights: Any) -> Any:
+        """``z = v - mu`` of every slot, ``(R, D, N)`` (arguments as in :meth:`currents`)."""
         if self.dense:
             pre = presynaptic[None]
         else:
             pre = mx.take(presynaptic, self._presynaptic, axis=0)
-            pre = mx.reshape(pre, (self.rows, self.slots, columns))
-        sums = weight @ mx.sigmoid(sigma * (pre - mu))  # (R, 2, N)
-        if self._placement is None:
+            pre = mx.reshape(pre, (self.rows, self.slots, presynaptic.shape[-1]))
+        return pre - weights[1]
+
+    def activations(self, presynaptic: Any, weights: Any) -> tuple[Any, Any]:
+        """:meth:`differences` ``z`` and the sigmoid ``s = sigmoid(sigma z)`` of every slot."""
+        z = self.differences(presynaptic, weights)
+        return z, mx.sigmoid(weights[0] * z)
+
+    def sums(self, s: Any, weights: Any) -> Any:
+        """The ``(units, 2, N)`` sums from the sigmoids ``s`` of :meth:`activations`: the slots
+        contracted against ``[w E, w]``, the rows placed at their neurons."""
+        sums = weights[2] @ s  # (R, 2, N)
+        if self.rows == self.units:
             return sums
-        placement = mx.astype(self._placement, sums.dtype)
-        sums = placement @ mx.reshape(sums, (self.rows, 2 * columns))
-        return mx.reshape(sums, (self.units, 2, columns))
+        # Zero rows for the neurons without synapses: a pad and, unless the receivers come
+        # first, a gather of rows (both far cheaper than a one-hot matmul, forward and back).
+        extra = 1 if self._placement is not None else self.units - self.rows
+        sums = mx.pad(sums, [(0, extra), (0, 0), (0, 0)])
+        return sums if self._placement is None else mx.take(sums, self._placement, axis=0)
+
+    def receiver_rows(self, cotangent: Any) -> Any:
+        """The ``(R, 2, N)`` rows of a ``(units, 2, N)`` cotangent of :meth:`sums` that reach
+        the contraction (the vjp of the placement)."""
+        if self.rows == self.units:
+            return cotangent
+        if self._placement is None:
+            return cotangent[: self.rows]
+        return mx.take(cotangent, self._receivers, axis=0)
+
+    def argument_cotangent(self, rows: Any, slope: Any, weights: Any) -> Any:
+        r"""The ``(R, D, N)`` cotangent :math:`\dot a = (W^\top g)\,s(1 - s)` of every slot's
+        sigmoid argument :math:`\sigma z`, from the :meth:`receiver_rows` ``g`` of the sums'
+        cotangent and the sigmoid's slope ``s (1 - s)``."""
+        return (mx.swapaxes(weights[2], 1, 2) @ rows) * slope
+
+    def outgoing_scale(self, sigma: Any) -> Any:
+        """What :meth:`presynaptic_cotangent` weighs each source's outgoing slots by: their
+        ``sigma``, ``(sources, 1, fan-out)`` with zeros in the pad slots."""
+        if self.dense:
+            return sigma
+        scale = mx.take(mx.reshape(sigma, (-1,)), self._outgoing)
+        return mx.where(self._outgoing_used, mx.reshape(scale, (self.sources, 1, -1)), 0.0)
+
+    def presynaptic_cotangent(self, d_argument: Any, scale: Any) -> Any:
+        r"""The ``(sources, N)`` cotangent :math:`\sum_j \sigma_{ij} \dot a_{ij}` of the
+        presynaptic values, from the :meth:`argument_cotangent`."""
+        if self.dense:
+            return mx.sum(scale * d_argument, axis=0)
+        columns = d_argument.shape[-1]
+        flat = mx.reshape(d_argument, (self.rows * self.slots, columns))
+        outgoing = mx.take(flat, self._outgoing, axis=0)
+        outgoing = mx.reshape(outgoing, (self.sources, -1, columns))
+        return mx.reshape(scale @ outgoing, (self.sources, columns))
+
+    def weights_cotangent(
+        self, rows: Any, z: Any, s: Any, d_argument: Any, weights: Any
+    ) -> tuple[Any, Any, Any]:
+        r"""The cotangents of :meth:`weights`, summed over the columns:
+        :math:`\partial W = g s^\top`, :math:`\partial\sigma = \sum \dot a z`,
+        :math:`\partial\mu = -\sigma \sum \dot a`."""
+        sigma = weights[0]
+        d_sigma = mx.sum(d_argument * z, axis=-1, keepdims=True)
+        d_mu = -sigma * mx.sum(d_argument, axis=-1, keepdims=True)
+        return d_sigma, d_mu, rows @ mx.swapaxes(s, 1, 2)
+
+    def _currents_forward(self, presynaptic: Any, sigma: Any, mu: Any, weight: Any) -> Any:
+        weights = (sigma, mu, weight)
+        return self.sums(self.activations(presynaptic, weights)[1], weights)
+
+    def _currents_vjp(
+        self, primals: tuple[Any, ...], cotangent: Any, output: Any
+    ) -> tuple[Any, Any, Any, Any]:
+        presynaptic, *weights = primals
+        z, s = self.activations(presynaptic, weights)
+        rows = self.receiver_rows(cotangent)
+        d_argument = self.argument_cotangent(rows, s * (1.0 - s), weights)
+        d_pre = self.presynaptic_cotangent(d_argument, self.outgoing_scale(weights[0]))
+        return d_pre, *self.weights_cotangent(rows, z, s, d_argument, weights)
 
 
 def _check_mapping(name: str, value: Any) -> str:
@@ -257,6 +380,8 @@ class LTCCell(Module):
 
         self._synapses = SynapseBank(neuron_map.adjacency_matrix)
         self._sensory_synapses = SynapseBank(neuron_map.sensory_adjacency_matrix)
+        self._unfold_with_vjp = mx.custom_function(self._unfold)
+        self._unfold_with_vjp.vjp(self._unfold_vjp)
 
     # ----------------------------------------------------------------------------- properties
 
@@ -264,6 +389,16 @@ class LTCCell(Module):
     def state_size(self) -> int:
         """Size of the state: one potential per neuron."""
         return self.units
+
+    @property
+    def synapses(self) -> SynapseBank:
+        """The synapses between neurons, in their sparse layout (:attr:`SynapseBank.layout`)."""
+        return self._synapses
+
+    @property
+    def sensory_synapses(self) -> SynapseBank:
+        """The synapses from the inputs, in their sparse layout."""
+        return self._sensory_synapses
 
     @property
     def synapse_count(self) -> int:
@@ -305,7 +440,7 @@ class LTCCell(Module):
 
         Args:
             u: ``(input_size, batch)`` mapped inputs (:meth:`map_inputs`), contiguous.
-            v: ``(units, batch)`` potentials, contiguous.
+            v: ``(units, batch)`` potentials.
             ts: The step length: ``None`` (1), a number, or a ``(1, batch)`` array.
             prepared: :meth:`prepare` of this forward pass.
 
@@ -313,15 +448,91 @@ class LTCCell(Module):
             The ``(units, batch)`` potentials after ``ode_unfolds`` solver updates.
         """
         cm, leak_num, leak_den, sensory_weights, synapse_weights = prepared
-        # The sensory synapses do not depend on v: evaluated once per step, not per unfold.
-        sensory = self._sensory_synapses.currents(u, sensory_weights)
         cm_t = cm / ((1.0 if ts is None else ts) / self.ode_unfolds)
-        num = leak_num + sensory[:, 0]
-        den = cm_t + leak_den + sensory[:, 1]
+        # The sensory synapses do not depend on v: evaluated once per step, not per unfold,
+        # together with the leak as the fixed part of the numerator and denominator.
+        leak_den = cm_t + leak_den
+        leak = mx.stack([mx.broadcast_to(leak_num, leak_den.shape), leak_den], axis=1)
+        fixed = self._sensory_synapses.currents(u, sensory_weights) + leak
+        if synapse_weights is None:
+            return self._unfold(v, fixed, cm_t)[0][:, -1]
+        return self._unfold_with_vjp(v, fixed, cm_t, *synapse_weights)[0][:, -1]
+
+    def _unfold(self, v: Any, fixed: Any, cm_t: Any, *synapse_weights: Any) -> tuple[Any, ...]:
+        r"""The solver updates of one step (the math of the class docstring).
+
+        Args:
+            v: ``(units, N)`` potentials.
+            fixed: ``(units, 2, N)``, the numerator and denominator terms that do not depend
+                on ``v``: the leak, the sensory synapses and (in the denominator) ``cm_t``.
+            cm_t: ``(units, 1)`` or ``(units, N)``, :math:`\tilde c`.
+            synapse_weights: The neuron synapses' :meth:`SynapseBank.weights`, or nothing.
+
+        Returns:
+            ``(units, ode_unfolds, N)`` potentials after each update, then each update's
+            ``(R, D, N)`` synapse sigmoids (none without synapses), which the vjp reuses.
+        """
+        bank = self._synapses
+        trajectory, sigmoids = [], []
         for _ in range(self.ode_unfolds):
-            sums = self._synapses.currents(v, synapse_weights)
-            v = (cm_t * v + num + sums[:, 0]) / (den + sums[:, 1])
-        return v
+            terms = fixed
+            if synapse_weights:
+                sigmoids.append(bank.activations(v, synapse_weights)[1])
+                terms = terms + bank.sums(sigmoids[-1], synapse_weights)
+            v = (cm_t * v + terms[:, 0]) / terms[:, 1]
+            trajectory.append(v)
+        return mx.stack(trajectory, axis=1), *sigmoids
+
+    def _unfold_vjp(
+        self, primals: tuple[Any, ...], cotangents: Any, outputs: Any
+    ) -> tuple[Any, ...]:
+        r"""The vjp of :meth:`_unfold`, back through the updates from the last.
+
+        The forward pass keeps the potentials after each update and the synapse sigmoids
+        (the costliest part to recompute); the rest is recomputed here for all updates at once,
+        in ``(R, D, ode_unfolds * N)`` blocks (column block :math:`k` for update :math:`k`, from
+        the potentials it started from). Then, from the last update back, with
+        :math:`\bar v'` the cotangent of an update's result :math:`v'` and
+        :math:`\bar t = \bar v' / \mathrm{den}`: the numerator and denominator get
+        :math:`\bar t` and :math:`-\bar t\,v'`, :math:`\tilde c` gets :math:`\bar t\,v`, and
+        :math:`v` gets :math:`\bar t\,\tilde c` plus what flows back through the synapses
+        (:meth:`SynapseBank.presynaptic_cotangent`). The cotangents of the synapse parameters
+        are taken once, over all the blocks. Only the potentials' cotangent is used: the
+        sigmoids are outputs for the vjp's sake alone.
+        """
+        v, fixed, cm_t, *weights = primals
+        trajectory, *sigmoids = outputs
+        bank = self._synapses
+        units, unfolds, columns = trajectory.shape
+        incoming = mx.concatenate([v[:, None], trajectory[:, :-1]], axis=1)
+        incoming = mx.reshape(incoming, (units, unfolds * columns))
+        z = bank.differences(incoming, weights)
+        s = mx.concatenate(sigmoids, axis=-1)
+        slope = s * (1.0 - s)
+        den = bank.sums(s, weights)[:, 1]
+        den = mx.reshape(den, (units, unfolds, columns)) + fixed[:, 1:]
+        scale = bank.outgoing_scale(weights[0])
+        cotangent = cotangents[0]
+        d_v = cotangent[:, -1]
+        d_terms, d_arguments = [], []
+        for k in reversed(range(unfolds)):
+            d_top = d_v / den[:, k]
+            d_terms.append(mx.stack([d_top, -d_top * trajectory[:, k]], axis=1))
+            block = slope[..., k * columns : (k + 1) * columns]
+            d_arguments.append(
+                bank.argument_cotangent(bank.receiver_rows(d_terms[-1]), block, weights)
+            )
+            d_v = d_top * cm_t + bank.presynaptic_cotangent(d_arguments[-1], scale)
+            if k:
+                d_v = d_v + cotangent[:, k - 1]
+        d_terms = mx.concatenate(d_terms[::-1], axis=-1)  # (units, 2, unfolds * N)
+        d_argument = mx.concatenate(d_arguments[::-1], axis=-1)
+        d_fixed = mx.sum(mx.reshape(d_terms, (units, 2, unfolds, columns)), axis=2)
+        d_cm_t = mx.sum(mx.reshape(d_terms[:, 0] * incoming, (units, unfolds, columns)), axis=1)
+        if cm_t.shape[-1] == 1:  # one step length for the whole batch
+            d_cm_t = mx.sum(d_cm_t, axis=-1, keepdims=True)
+        d_weights = bank.weights_cotangent(bank.receiver_rows(d_terms), z, s, d_argument, weights)
+        return d_v, d_fixed, d_cm_t, *d_weights
 
     def readout(self, state: Any) -> Any:
         """The cell's output: the motor neurons' potentials, mapped by ``output_mapping``.
