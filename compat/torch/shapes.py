@@ -226,12 +226,14 @@ def take(a: Any, /, indices: int | Any, axis: int | None = None, *, stream: Any 
         return a.select(axis, indices)
     indices = _index(indices)
     axis %= a.ndim
-    if indices.dtype in (int32, int64) and a.device.type == "cpu":
+    if indices.dtype in (int32, int64) and a.is_cpu:
         # index_select is several times cheaper than advanced indexing, both ways (its backward
         # is index_add, not a sorting index_put). It rejects negative indices, which MLX wraps;
         # on the CPU it raises (IndexError, or RuntimeError for int32 indices) before doing
         # anything, so those take the general path.
         try:
+            if indices.ndim == 1:  # the common case needs no reshapes
+                return torch.index_select(a, axis, indices)
             out = torch.index_select(a, axis, indices.reshape(-1))
         except (IndexError, RuntimeError):
             pass

@@ -29,9 +29,11 @@ class LTC(Module):
     against the units axis, which fails or silently mixes samples unless ``batch == 1``).
 
     Everything that does not change within a call is done once, before the time loop: the
-    synapse parameters are made positive and gathered into the cell's sparse layout. Each step
-    then evaluates its sensory synapses once, and its ODE unfolds only the neuron synapses.
-    For training, the cell's vjp keeps only the potentials and synapse sigmoids of each unfold.
+    synapse parameters are made positive and gathered into the cell's sparse layout, and the
+    sensory synapses, which do not depend on the potentials, are evaluated for blocks of steps
+    at once (:meth:`LTCCell.drive`). Each step's ODE unfolds then evaluate only the neuron
+    synapses. For training, the cell's vjp keeps only the potentials, denominators and synapse
+    sigmoids of each unfold.
 
     Args:
         input_size: Number of input features.

@@ -7,8 +7,9 @@ and give the same outputs. What differs is how the synapses are evaluated: ncps 
 in every ODE unfold; here only the wired synapses are computed (:class:`SynapseBank`), and the
 sensory synapses, which do not change within a step, once per step rather than once per unfold.
 Gradients come from hand-written vjps (``mx.custom_function``) that keep, per ODE unfold, only
-the potentials and the sigmoids of the neuron synapses (the costliest part to recompute) and
-recompute the rest, a step at a time: half of what autodiff of the same loop keeps.
+the potentials, the denominators and the sigmoids of the neuron synapses (the costliest part to
+recompute) and recompute the rest, a step at a time: half of what autodiff of the same loop
+keeps.
 """
 
 from __future__ import annotations
@@ -435,6 +436,28 @@ class LTCCell(Module):
             x = x + self.input_b
         return x
 
+    def drive(self, u: Any, ts: Any, prepared: tuple[Any, ...]) -> tuple[Any, Any]:
+        r"""What the solver updates of a step share, neuron-major (one column per sample): the
+        terms that do not depend on the potentials. The sensory synapses do not change within a
+        step, so they are evaluated here once, not once per update; any number of columns
+        (several steps side by side) can be evaluated at once.
+
+        Args:
+            u: ``(input_size, N)`` mapped inputs (:meth:`map_inputs`), contiguous.
+            ts: The step length: ``None`` (1), a number, or a ``(1, N)`` array.
+            prepared: :meth:`prepare` of this forward pass.
+
+        Returns:
+            ``(fixed, cm_t)``: the ``(units, 2, N)`` numerator and denominator terms (leak,
+            sensory synapses and, in the denominator, :math:`\tilde c`), and :math:`\tilde c`,
+            ``(units, 1)`` or ``(units, N)``.
+        """
+        cm, leak_num, leak_den, sensory_weights, _ = prepared
+        cm_t = cm / ((1.0 if ts is None else ts) / self.ode_unfolds)
+        leak_den = cm_t + leak_den
+        leak = mx.stack([mx.broadcast_to(leak_num, leak_den.shape), leak_den], axis=1)
+        return self._sensory_synapses.currents(u, sensory_weights) + leak, cm_t
+
     def step(self, u: Any, v: Any, ts: Any, prepared: tuple[Any, ...]) -> Any:
         """One step, neuron-major (one column per sample) as the solver runs.
 
@@ -447,13 +470,12 @@ class LTCCell(Module):
         Returns:
             The ``(units, batch)`` potentials after ``ode_unfolds`` solver updates.
         """
-        cm, leak_num, leak_den, sensory_weights, synapse_weights = prepared
-        cm_t = cm / ((1.0 if ts is None else ts) / self.ode_unfolds)
-        # The sensory synapses do not depend on v: evaluated once per step, not per unfold,
-        # together with the leak as the fixed part of the numerator and denominator.
-        leak_den = cm_t + leak_den
-        leak = mx.stack([mx.broadcast_to(leak_num, leak_den.shape), leak_den], axis=1)
-        fixed = self._sensory_synapses.currents(u, sensory_weights) + leak
+        return self.integrate(v, *self.drive(u, ts, prepared), prepared)
+
+    def integrate(self, v: Any, fixed: Any, cm_t: Any, prepared: tuple[Any, ...]) -> Any:
+        """The ``ode_unfolds`` solver updates of one step from its :meth:`drive`: the
+        ``(units, batch)`` potentials after the step."""
+        synapse_weights = prepared[4]
         if synapse_weights is None:
             return self._unfold(v, fixed, cm_t)[0][:, -1]
         return self._unfold_with_vjp(v, fixed, cm_t, *synapse_weights)[0][:, -1]
@@ -469,68 +491,69 @@ class LTCCell(Module):
             synapse_weights: The neuron synapses' :meth:`SynapseBank.weights`, or nothing.
 
         Returns:
-            ``(units, ode_unfolds, N)`` potentials after each update, then each update's
-            ``(R, D, N)`` synapse sigmoids (none without synapses), which the vjp reuses.
+            ``(units, ode_unfolds, N)`` potentials after each update and the denominators of
+            the updates, then each update's ``(R, D, N)`` synapse sigmoids (none without
+            synapses): the vjp reuses all but the first.
         """
         bank = self._synapses
-        trajectory, sigmoids = [], []
+        trajectory, denominators, sigmoids = [], [], []
         for _ in range(self.ode_unfolds):
             terms = fixed
             if synapse_weights:
                 sigmoids.append(bank.activations(v, synapse_weights)[1])
                 terms = terms + bank.sums(sigmoids[-1], synapse_weights)
-            v = (cm_t * v + terms[:, 0]) / terms[:, 1]
+            denominators.append(terms[:, 1])
+            v = (cm_t * v + terms[:, 0]) / denominators[-1]
             trajectory.append(v)
-        return mx.stack(trajectory, axis=1), *sigmoids
+        return mx.stack(trajectory, axis=1), mx.stack(denominators, axis=1), *sigmoids
 
     def _unfold_vjp(
         self, primals: tuple[Any, ...], cotangents: Any, outputs: Any
     ) -> tuple[Any, ...]:
         r"""The vjp of :meth:`_unfold`, back through the updates from the last.
 
-        The forward pass keeps the potentials after each update and the synapse sigmoids
-        (the costliest part to recompute); the rest is recomputed here for all updates at once,
-        in ``(R, D, ode_unfolds * N)`` blocks (column block :math:`k` for update :math:`k`, from
-        the potentials it started from). Then, from the last update back, with
-        :math:`\bar v'` the cotangent of an update's result :math:`v'` and
-        :math:`\bar t = \bar v' / \mathrm{den}`: the numerator and denominator get
-        :math:`\bar t` and :math:`-\bar t\,v'`, :math:`\tilde c` gets :math:`\bar t\,v`, and
-        :math:`v` gets :math:`\bar t\,\tilde c` plus what flows back through the synapses
-        (:meth:`SynapseBank.presynaptic_cotangent`). The cotangents of the synapse parameters
-        are taken once, over all the blocks. Only the potentials' cotangent is used: the
-        sigmoids are outputs for the vjp's sake alone.
+        The forward pass keeps the potentials after each update, the denominators and the
+        synapse sigmoids (the costliest part to recompute); the differences :math:`z` are
+        recomputed here for all updates at once, in ``(R, D, ode_unfolds * N)`` blocks (column
+        block :math:`k` for update :math:`k`, from the potentials it started from). Then, from
+        the last update back, with :math:`\bar v'` the cotangent of an update's result
+        :math:`v'` and :math:`\bar t = \bar v' / \mathrm{den}`: the numerator and denominator
+        get :math:`\bar t` and :math:`-\bar t\,v'`, :math:`\tilde c` gets :math:`\bar t\,v`,
+        and :math:`v` gets :math:`\bar t\,\tilde c` plus what flows back through the synapses
+        (:meth:`SynapseBank.presynaptic_cotangent`). Only that recursion runs update by update:
+        the other cotangents are taken once, over all the blocks. Only the potentials'
+        cotangent is used: the other outputs are there for the vjp's sake alone.
         """
         v, fixed, cm_t, *weights = primals
-        trajectory, *sigmoids = outputs
+        trajectory, den, *sigmoids = outputs
         bank = self._synapses
         units, unfolds, columns = trajectory.shape
         incoming = mx.concatenate([v[:, None], trajectory[:, :-1]], axis=1)
         incoming = mx.reshape(incoming, (units, unfolds * columns))
-        z = bank.differences(incoming, weights)
         s = mx.concatenate(sigmoids, axis=-1)
-        slope = s * (1.0 - s)
-        den = bank.sums(s, weights)[:, 1]
-        den = mx.reshape(den, (units, unfolds, columns)) + fixed[:, 1:]
+        slopes = mx.split(s * (1.0 - s), unfolds, axis=-1)
+        negated = -trajectory
         scale = bank.outgoing_scale(weights[0])
         cotangent = cotangents[0]
         d_v = cotangent[:, -1]
-        d_terms, d_arguments = [], []
+        d_tops, d_arguments = [], []
         for k in reversed(range(unfolds)):
             d_top = d_v / den[:, k]
-            d_terms.append(mx.stack([d_top, -d_top * trajectory[:, k]], axis=1))
-            block = slope[..., k * columns : (k + 1) * columns]
-            d_arguments.append(
-                bank.argument_cotangent(bank.receiver_rows(d_terms[-1]), block, weights)
-            )
+            rows = bank.receiver_rows(mx.stack([d_top, d_top * negated[:, k]], axis=1))
+            d_arguments.append(bank.argument_cotangent(rows, slopes[k], weights))
             d_v = d_top * cm_t + bank.presynaptic_cotangent(d_arguments[-1], scale)
             if k:
                 d_v = d_v + cotangent[:, k - 1]
-        d_terms = mx.concatenate(d_terms[::-1], axis=-1)  # (units, 2, unfolds * N)
-        d_argument = mx.concatenate(d_arguments[::-1], axis=-1)
-        d_fixed = mx.sum(mx.reshape(d_terms, (units, 2, unfolds, columns)), axis=2)
+            d_tops.append(d_top)
+        d_top = mx.stack(d_tops[::-1], axis=1)  # (units, unfolds, N)
+        d_terms = mx.stack([d_top, d_top * negated], axis=1)
+        d_fixed = mx.sum(d_terms, axis=2)
+        d_terms = mx.reshape(d_terms, (units, 2, unfolds * columns))
         d_cm_t = mx.sum(mx.reshape(d_terms[:, 0] * incoming, (units, unfolds, columns)), axis=1)
         if cm_t.shape[-1] == 1:  # one step length for the whole batch
             d_cm_t = mx.sum(d_cm_t, axis=-1, keepdims=True)
+        z = bank.differences(incoming, weights)
+        d_argument = mx.concatenate(d_arguments[::-1], axis=-1)
         d_weights = bank.weights_cotangent(bank.receiver_rows(d_terms), z, s, d_argument, weights)
         return d_v, d_fixed, d_cm_t, *d_weights
 
