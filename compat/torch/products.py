@@ -33,6 +33,8 @@ def addmm(
     c = as_tensor(c)
     if b.ndim == 2 and c.ndim <= 2:
         if a.ndim == 2:
+            if alpha == 1.0 and beta == 1.0:  # torch parses keyword arguments in ~1 us
+                return torch.addmm(c, a, b)
             return torch.addmm(c, a, b, beta=beta, alpha=alpha)
         if a.ndim > 2 and c.ndim <= 1:
             out = torch.addmm(c, a.reshape(-1, a.shape[-1]), b, beta=beta, alpha=alpha)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from ember_mlx.backend import nn
+from ember_mlx.backend import mx, nn
 from ember_mlx.nn.layers.activations import lecun_tanh, relu, tanh
 
 
@@ -72,9 +72,9 @@ def _dsigmoid(s: Any) -> Any:
 
 _VJP_FORMS: dict[Callable[[Any], Any], VJPForm] = {
     # 1.7159 tanh(0.666 z) = 3.4318 sigmoid(1.332 z) - 1.7159
-    lecun_tanh: VJPForm(2 * 0.666, 2 * 1.7159, -1.7159, nn.sigmoid, _dsigmoid),
+    lecun_tanh: VJPForm(2 * 0.666, 2 * 1.7159, -1.7159, mx.sigmoid, _dsigmoid),
     relu: VJPForm(1.0, 1.0, 0.0, relu, lambda a: a > 0),
-    tanh: VJPForm(2.0, 2.0, -1.0, nn.sigmoid, _dsigmoid),
+    tanh: VJPForm(2.0, 2.0, -1.0, mx.sigmoid, _dsigmoid),
 }
 
 

@@ -19,10 +19,13 @@ whose vjp runs only the backward recurrence of the state,
     \delta z_t = \mathrm{cell}^\top(\delta h_t + \delta h'_t,\ \delta c_t), \qquad
     \delta h'_{t-1} = \delta z_t R^\top,
 
-and then forms each weight gradient as one matmul over all steps, e.g.
+and then forms the gradient of :math:`R` as one matmul over all steps,
 :math:`\delta R = [h_0, \dots, h_{T-1}]^\top [\delta z_1, \dots, \delta z_T]`, a
-``(T B, H)^T @ (T B, G)`` product. The forward saves what the backward needs as extra outputs,
-so nothing is recomputed.
+``(T B, H)^T @ (T B, G)`` product (the cotangent of :math:`p` needs the stacked
+:math:`\delta z` anyway). The cell's own weights instead take one ``addmm`` per step, while that
+step's cotangents are in cache: on a CPU that costs the flops of one big matmul without
+stacking the operands (megabytes of copies). The forward saves what the backward needs as
+extra outputs, so little is recomputed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ember_mlx.backend import mx
-from ember_mlx.nn.rnn.sequence import unstack_steps
 
 
 class CellMath(Protocol):
@@ -49,15 +51,17 @@ class CellMath(Protocol):
         carry: tuple[Any, ...],
         saved: tuple[Any, ...],
         params: tuple[Any, ...],
-    ) -> tuple[Any, tuple[Any, ...], tuple[Any, ...]]:
-        """``(dz, dcarry, pieces)``: the cotangents of ``z`` and of the incoming ``carry``
-        (the step's input carry) from those of the step's outputs, and the per-step terms
-        :meth:`param_grads` sums into the gradients of ``params``."""
+        grads: tuple[Any, ...] | None,
+    ) -> tuple[Any, tuple[Any, ...], tuple[Any, ...] | None]:
+        """``(dz, dcarry, grads)``: the cotangents of ``z`` and of the incoming ``carry``
+        (the step's input carry) from those of the step's outputs, and ``grads`` (what
+        the later steps summed for the gradients of ``params``; ``None`` at the last step)
+        with this step's terms added."""
 
     def param_grads(
-        self, saved: list[tuple[Any, ...]], pieces: list[tuple[Any, ...]], params: tuple[Any, ...]
+        self, grads: tuple[Any, ...] | None, params: tuple[Any, ...]
     ) -> tuple[Any, ...]:
-        """The gradients of ``params`` from every step's ``saved`` and ``pieces``."""
+        """The gradients of ``params`` from the sum over all steps of :meth:`backward`."""
 
 
 def flatten_steps(steps: list[Any]) -> Any:
@@ -93,7 +97,9 @@ def recurrence(
     @mx.custom_function
     def run(projected, h, carry, recurrent_t, params):
         hs, carries, saved = [], [], []
-        for p in unstack_steps(projected):
+        # Iterating the steps is one unbind on torch; autodiff never sees this loop, so the
+        # reason for sequence.unstack_steps (its cotangent) does not apply.
+        for p in projected:
             h, carry, kept = cell.forward(mx.addmm(p, h, recurrent_t), carry, params)
             hs.append(h)
             carries.append(carry)
@@ -107,12 +113,12 @@ def recurrence(
         hs, carries, saved = outputs
         recurrent = recurrent_t.T
         steps = len(hs)
-        dzs, pieces = [None] * steps, [None] * steps
+        dzs, grads = [None] * steps, None
         # Only the last carry leaves recurrence(): the others' cotangents are zero.
         dh, dcarry = dhs[-1], dcarries[-1]
         for t in reversed(range(steps)):
             incoming = carries[t - 1] if t > 0 else carry0
-            dzs[t], dcarry, pieces[t] = cell.backward(dh, dcarry, incoming, saved[t], params)
+            dzs[t], dcarry, grads = cell.backward(dh, dcarry, incoming, saved[t], params, grads)
             dh = dzs[t] @ recurrent if t == 0 else mx.addmm(dhs[t - 1], dzs[t], recurrent)
         dz = flatten_steps(dzs)
         previous = flatten_steps([h0, *hs[:-1]])
@@ -121,7 +127,7 @@ def recurrence(
             dh,
             dcarry,
             previous.T @ dz,
-            cell.param_grads(saved, pieces, params),
+            cell.param_grads(grads, params),
         )
 
     hs, carries, _ = run(projected, h, carry, recurrent_t, params)

@@ -40,7 +40,7 @@ class CfC(Module):
     backbone, one per further layer for a wired cell) and elementwise math. An unwired cell in a
     gated mode with a constant elapsed time and at most one backbone layer (the default) runs
     its time loop through :func:`~ember_mlx.nn.rnn.bptt.recurrence`, whose hand-written
-    backward pass forms each weight gradient as one matmul over all steps. Nothing is evaluated
+    backward pass runs only the state recurrence and no per-op graph. Nothing is evaluated
     inside a call: on MLX a sequence is one lazy graph, which ``mx.compile`` can trace.
 
     Args:

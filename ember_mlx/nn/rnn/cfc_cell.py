@@ -26,7 +26,7 @@ from ember_mlx.nn.rnn.backbone import (
     finish_backbone,
     vjp_form,
 )
-from ember_mlx.nn.rnn.bptt import flatten_steps, recurrence
+from ember_mlx.nn.rnn.bptt import recurrence
 from ember_mlx.nn.rnn.sequence import check_state, prepare_step_timespans, unstack_steps
 
 MODES = ("default", "pure", "no_gate")
@@ -246,8 +246,8 @@ class CfCCell(Module):
         """Run the cell over a time-major sequence.
 
         Where :meth:`_dense_math` has a hand-written vjp for this configuration, the loop runs
-        through :func:`~ember_mlx.nn.rnn.bptt.recurrence` (one matmul per weight gradient
-        instead of one per step); otherwise :meth:`step` runs step by step.
+        through :func:`~ember_mlx.nn.rnn.bptt.recurrence` (a hand-written backward pass
+        instead of autodiff of every op); otherwise :meth:`step` runs step by step.
 
         Args:
             x: The inputs, ``(steps, batch, input_size)``.
@@ -285,10 +285,11 @@ class CfCCell(Module):
         differentiated op by op)."""
         if self.mode == "pure" or weights.ts is None or self.backbone_layers > 1:
             return None
+        dtype = weights.hidden_t.dtype
         if self.backbone_layers == 0:
-            return DenseCfCMath(self.mode)
+            return DenseCfCMath(self.mode, dtype)
         form = vjp_form(self.backbone[1].fn)
-        return None if form is None else DenseCfCMath(self.mode, form.psi, form.dpsi)
+        return None if form is None else DenseCfCMath(self.mode, dtype, form.psi, form.dpsi)
 
     def vjp_weights(self, weights: Weights) -> Weights:
         """:meth:`prepare`'s weights rewritten for :class:`DenseCfCMath` (see there): the
@@ -382,29 +383,37 @@ class DenseCfCMath:
     folded into the :math:`f_1, f_2` heads, and the backbone activation as
     :math:`c_1 \psi(c_0 z) + c_2` (:class:`~ember_mlx.nn.rnn.backbone.VJPForm`), with
     :math:`c_0` folded into the backbone layer and :math:`c_1, c_2` into the heads. A step is
-    then :math:`a = \psi(z)`, :math:`s = \sigma(a W + b) = [s_1, s_2, g]` and
+    then :math:`a = \psi(z)`, :math:`s = \sigma(a W + b) = [s_1, s_2, g]` and, in both modes,
 
     .. math::
 
-        \text{default:}\ h = 2 (s_1 + g (s_2 - s_1)) - 1, \qquad
-        \text{no\_gate:}\ h = 2 s_1 - 1 + g (2 s_2 - 1).
+        h = 2 (s_1 + g\, d) - 1, \qquad
+        d = s_2 - s_1 \ \text{(default)}, \quad d = s_2 - \tfrac12 \ \text{(no\_gate)}.
 
-    Its vjp from the cotangent :math:`\delta h` of :math:`h` is, for the default mode,
-    :math:`\delta s = 2\,\delta h\, [1 - g,\ g,\ s_2 - s_1]` (no_gate:
-    :math:`[2 \delta h,\ 2 \delta h\, g,\ \delta h (2 s_2 - 1)]`), then through the
-    sigmoid :math:`\delta(aW + b) = \delta s \odot s (1 - s)` and the backbone
+    Its vjp from the cotangent :math:`\delta h` of :math:`h` is
+    :math:`\delta s = 2\,\delta h\, [1 - g,\ g,\ d]` (no_gate:
+    :math:`2\,\delta h\, [1,\ g,\ d]`), then through the sigmoid
+    :math:`\delta(aW + b) = \delta s \odot s (1 - s)` and the backbone
     :math:`\delta z = (\delta(aW + b) W^\top) \odot \psi'`.
+
+    The heads' gradients :math:`\sum_t a_t^\top \delta(a_t W + b)` and
+    :math:`\sum_t \delta(a_t W + b)` are summed step by step in :meth:`backward`. The constants
+    are 0-d arrays of the weights' dtype: torch multiplies by a tensor in half the time it takes
+    for a Python number, which it wraps anew in every op.
 
     Args:
         mode: ``"default"`` or ``"no_gate"``.
+        dtype: The weights' dtype.
         psi: :math:`\psi`, or ``None`` without a backbone (``z`` are then the heads).
         dpsi: :math:`\psi'` in terms of :math:`a = \psi(z)`, with a backbone.
     """
 
-    def __init__(self, mode: str, psi: Any = None, dpsi: Any = None):
-        self.mode = mode
+    def __init__(self, mode: str, dtype: Any, psi: Any = None, dpsi: Any = None):
+        self.gated = mode == "default"
         self.psi = psi
         self.dpsi = dpsi
+        self.one, self.two = mx.array(1.0, dtype=dtype), mx.array(2.0, dtype=dtype)
+        self.half = mx.array(0.5, dtype=dtype)
 
     def forward(self, z: Any, carry: tuple, params: tuple) -> tuple[Any, tuple, tuple]:
         saved = ()
@@ -415,34 +424,34 @@ class DenseCfCMath:
             saved = (a,)
         s = mx.sigmoid(z)
         s1, s2, g = mx.split(s, 3, axis=1)
-        if self.mode == "no_gate":
-            h = s1 * 2 - 1 + g * (s2 * 2 - 1)
-        else:
-            h = (s1 + g * (s2 - s1)) * 2 - 1
+        d = s2 - (s1 if self.gated else self.half)
+        h = (s1 + g * d) * self.two - self.one
         return h, carry, (*saved, s)
 
     def backward(
-        self, dh: Any, dcarry: tuple, carry: tuple, saved: tuple, params: tuple
-    ) -> tuple[Any, tuple, tuple]:
-        *a, s = saved
+        self, dh: Any, dcarry: tuple, carry: tuple, saved: tuple, params: tuple, grads: Any
+    ) -> tuple[Any, tuple, Any]:
+        s = saved[-1]
         s1, s2, g = mx.split(s, 3, axis=1)
-        dh2 = dh * 2
-        if self.mode == "no_gate":
-            ds = [dh2, dh2 * g, dh * (s2 * 2 - 1)]
-        else:
-            dh2_g = dh2 * g
-            ds = [dh2 - dh2_g, dh2_g, dh2 * (s2 - s1)]
+        # Recomputed: one op costs less than one more saved output per step.
+        d = s2 - (s1 if self.gated else self.half)
+        dh2 = dh * self.two
+        dh2_g = dh2 * g
+        ds = [dh2 - dh2_g if self.gated else dh2, dh2_g, dh2 * d]
         dz = mx.concatenate(ds, axis=1) * (s - s * s)
         if not params:
-            return dz, dcarry, ()
-        return (dz @ params[0].T) * self.dpsi(a[0]), dcarry, (dz,)
+            return dz, dcarry, None
+        a = saved[0]
+        if grads is None:
+            grads = (a.T @ dz, dz)
+        else:
+            grads = (mx.addmm(grads[0], a.T, dz), grads[1] + dz)
+        return (dz @ params[0].T) * self.dpsi(a), dcarry, grads
 
-    def param_grads(self, saved: list[tuple], pieces: list[tuple], params: tuple) -> tuple:
+    def param_grads(self, grads: Any, params: tuple) -> tuple:
         if not params:
             return ()
-        dz = flatten_steps([piece[0] for piece in pieces])
-        a = flatten_steps([kept[0] for kept in saved])
-        return a.T @ dz, mx.sum(dz, axis=0)
+        return grads[0], mx.sum(grads[1], axis=0)
 
 
 def _head_mask(sparsity_mask: Any, heads_in: int, hidden_size: int) -> Any:

@@ -91,15 +91,15 @@ class LSTMMath:
         return o * k, (c,), (s, g, k)
 
     def backward(
-        self, dh: Any, dcarry: tuple, carry: tuple, saved: tuple, params: tuple
-    ) -> tuple[Any, tuple, tuple]:
+        self, dh: Any, dcarry: tuple, carry: tuple, saved: tuple, params: tuple, grads: None
+    ) -> tuple[Any, tuple, None]:
         s, g, k = saved
         i, f, _, o = mx.split(s, 4, axis=1)
         dc = dcarry[0] + dh * o * (1 - k * k)
         ds = mx.concatenate([dc * g, dc * carry[0], dc * i * 2, dh * k], axis=1)
-        return ds * (s - s * s), (dc * f,), ()
+        return ds * (s - s * s), (dc * f,), None
 
-    def param_grads(self, saved: list[tuple], pieces: list[tuple], params: tuple) -> tuple:
+    def param_grads(self, grads: None, params: tuple) -> tuple:
         return ()
 
 
