@@ -35,4 +35,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
-	$(VENV)/bin/python -m pytest benchmarks -q --benchmark-only
+	$(VENV)/bin/python -m pytest benchmarks -q -p no:cacheprovider

@@ -378,3 +378,39 @@ def test_metal_source_is_what_mlx_generates(capfd):
     template = [("NV", 6), ("NH", 4), ("CHAINS", 3), ("GAUSSIAN", False)]
     ours = emulator.metal_kernel(**spec).metal_source([*arrays, params], [mx.float32] * 3, template)
     assert ours == mlx_source
+
+
+@needs_emulator
+@pytest.mark.parametrize("persistent", [False, True], ids=["CD", "PCD"])
+def test_rbm_on_the_kernel_path_equals_the_reference(monkeypatch, persistent):
+    """An RBM trains and samples through the (emulated) Metal kernel by default, with the same
+    numbers as on the reference path."""
+    from ember_mlx.models.rbm import RBM
+
+    data = mx.array((np.random.default_rng(3).random((10, 12)) < 0.4).astype(np.float32))
+
+    def run():
+        rbm = RBM(12, 6, learning_rate=0.1, persistent=persistent, num_chains=4, seed=5)
+        rbm.train(data, epochs=2, batch_size=4, progress=False)
+        return to_numpy(rbm.weights), to_numpy(rbm.generate(4, k=3))
+
+    monkeypatch.delenv("EMBER_KERNELS", raising=False)
+    monkeypatch.setattr(mx.metal, "is_available", lambda: True)
+    calls = []
+
+    def emulated_kernel():
+        calls.append(1)
+        return emulator.metal_kernel(**gibbs.kernel_spec())
+
+    monkeypatch.setattr(gibbs, "_metal_kernel", emulated_kernel)
+    mx.disable_compile()  # the emulator runs eagerly; on Metal the real kernel compiles
+    try:
+        kernel_weights, kernel_samples = run()
+        assert calls, "the RBM did not take the kernel path"
+        monkeypatch.setenv("EMBER_KERNELS", "reference")
+        reference_weights, reference_samples = run()
+    finally:
+        mx.enable_compile()
+    np.testing.assert_allclose(kernel_weights, reference_weights, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(kernel_samples, reference_samples)
+    assert not np.array_equal(kernel_weights, to_numpy(RBM(12, 6, seed=5).weights))

@@ -12,7 +12,11 @@ Every kernel function in :mod:`ember_mlx.kernels` takes ``use_kernel``:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from importlib import resources
+from typing import Any
+
+import numpy as np
 
 from ember_mlx.backend import mx
 
@@ -59,3 +63,8 @@ def use_metal(use_kernel: bool | None, name: str, unsupported: str | None = None
 def read_source(filename: str) -> str:
     """The text of ``metal/<filename>``, shipped as package data of ``ember_mlx.metal``."""
     return resources.files("ember_mlx.metal").joinpath(filename).read_text(encoding="utf-8")
+
+
+def backend_arrays(outputs: Sequence[Any]) -> list[Any]:
+    """Kernel outputs as arrays of the backend (the emulator returns numpy arrays)."""
+    return [mx.array(x) if isinstance(x, np.ndarray) else x for x in outputs]

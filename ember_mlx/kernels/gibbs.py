@@ -59,7 +59,7 @@ from typing import Any
 
 from ember_mlx.backend import mx
 
-from .dispatch import read_source, use_metal
+from .dispatch import backend_arrays, read_source, use_metal
 from .rng import normal, uniform
 
 KERNEL_NAME = "ember_gibbs"
@@ -340,7 +340,7 @@ def run_kernel(
     ``emulator.metal_kernel(**kernel_spec())`` in tests; both take the same call.
 
     Returns:
-        list: ``[v_sample, v_mean, h_prob]`` as the kernel returns them.
+        list: ``[v_sample, v_mean, h_prob]``, arrays of the backend.
     """
     _validate(v, weights, visible_bias, hidden_bias, k, seed, step)
     chains, n_visible = v.shape
@@ -349,7 +349,7 @@ def run_kernel(
     if unsupported is not None:
         raise ValueError(f"gibbs_chain: the Metal kernel cannot run this problem: {unsupported}")
     config = launch_config(chains, n_visible, n_hidden, threadgroup_width)
-    return kernel(
+    outputs = kernel(
         inputs=[v, weights, weights.T, visible_bias, hidden_bias, _params(seed, step, chains, k)],
         template=[
             ("NV", n_visible),
@@ -362,6 +362,7 @@ def run_kernel(
         output_shapes=[(chains, n_visible), (chains, n_visible), (chains, n_hidden)],
         output_dtypes=[mx.float32] * 3,
     )
+    return backend_arrays(outputs)
 
 
 @functools.cache

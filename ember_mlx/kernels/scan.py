@@ -60,7 +60,7 @@ import numpy as np
 
 from ember_mlx.backend import mx
 
-from .dispatch import read_source, use_metal
+from .dispatch import backend_arrays, read_source, use_metal
 
 CFC_KERNEL_NAME = "ember_wired_cfc_scan"
 CFC_INPUT_NAMES = ("projected", "h0", "hidden_t", "ts", "pure", "offsets", "motor", "params")
@@ -148,11 +148,6 @@ def launch_config(
         "grid": (threadgroup_width, math.ceil(batch / chains), 1),
         "threadgroup": (threadgroup_width, 1, 1),
     }
-
-
-def _as_mx(outputs: Sequence[Any]) -> list[Any]:
-    """Kernel outputs as arrays of the backend (the emulator returns numpy arrays)."""
-    return [mx.array(x) if isinstance(x, np.ndarray) else x for x in outputs]
 
 
 def _split_steps(x: Any) -> list[Any]:
@@ -327,7 +322,7 @@ def run_wired_cfc_kernel(
             output_shapes=[(steps if all_outputs else 1, batch, outputs), (batch, units)],
             output_dtypes=[mx.float32, mx.float32],
         )
-        return tuple(_as_mx([y, h_last]))
+        return tuple(backend_arrays([y, h_last]))
 
     def reference(*args: Any) -> tuple[Any, Any]:
         projected, h, hidden_t, ts, pure_weights = unpack(args)
@@ -573,7 +568,7 @@ def run_ltc_kernel(
             output_shapes=[(steps if all_outputs else 1, outputs, batch), (units, batch)],
             output_dtypes=[mx.float32, mx.float32],
         )
-        return tuple(_as_mx([y, v_last]))
+        return tuple(backend_arrays([y, v_last]))
 
     def reference(*args: Any) -> tuple[Any, Any]:
         ts = timespans if constant else args[2]
