@@ -155,8 +155,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20, help="RBM epochs")
     args = parser.parse_args()
 
-    for key, value in info().items():
-        print(f"{key:<18}{value}")
+    report = info()
+    width = max(map(len, report)) + 2
+    for key, value in report.items():
+        print(f"{key:<{width}}{value}")
     print()
     if ember_mlx.get_backend() == "numpy":
         print("wired CfC: skipped, the numpy backend has no autodiff (EMBER_BACKEND=torch or mlx)")
