@@ -304,15 +304,19 @@ def test_synapse_bank_vjp_equals_autodiff(rng, kind):
 
 
 @pytest.mark.autodiff
+@pytest.mark.parametrize("steps", [1, 3])
 @pytest.mark.parametrize("per_sample", [False, True])
-def test_unfold_vjp_equals_autodiff(rng, per_sample):
-    """The step's hand-written vjp (recomputing the activations) equals autodiff of its loop."""
+def test_unfold_vjp_equals_autodiff(rng, per_sample, steps):
+    """The hand-written vjp of a block of steps (recomputing the activations) equals autodiff
+    of its loop."""
     cell = LTCCell(AutoNCPMap(12, 3), 4, ode_unfolds=3)
     weights = cell.synapses.weights(cell.sigma, cell.mu, cell.w, cell.erev)
+    columns = 5 * steps
     v = mx.array(rng.normal(size=(12, 5)).astype(np.float32))
-    fixed = mx.array(rng.uniform(0.5, 2.0, size=(12, 2, 5)).astype(np.float32))
-    cm_t = mx.array(rng.uniform(0.5, 2.0, size=(12, 5 if per_sample else 1)).astype(np.float32))
-    cotangent = mx.array(rng.normal(size=(12, 3, 5)).astype(np.float32))
+    fixed = mx.array(rng.uniform(0.5, 2.0, size=(12, 2, columns)).astype(np.float32))
+    cm_t = rng.uniform(0.5, 2.0, size=(12, columns if per_sample else 1))
+    cm_t = mx.array(cm_t.astype(np.float32))
+    cotangent = mx.array(rng.normal(size=(12, 3 * steps, 5)).astype(np.float32))
     argnums = tuple(range(6))
 
     def loss(unfold):
@@ -322,6 +326,20 @@ def test_unfold_vjp_equals_autodiff(rng, per_sample):
     expected = mx.grad(loss(cell._unfold), argnums=argnums)(v, fixed, cm_t, *weights)
     for k, (g, e) in enumerate(zip(got, expected, strict=True)):
         np.testing.assert_allclose(to_numpy(g), to_numpy(e), rtol=1e-5, atol=1e-5, err_msg=k)
+
+
+def test_integrate_block_equals_steps(rng):
+    """Integrating a block of steps side by side gives the potentials of stepping one by one."""
+    cell = LTCCell(AutoNCPMap(12, 3), 4, ode_unfolds=3)
+    prepared = cell.prepare()
+    u = mx.array(rng.normal(size=(4, 15)).astype(np.float32))
+    ts = mx.array(rng.uniform(0.5, 1.5, size=(1, 15)).astype(np.float32))
+    v = mx.array(rng.normal(size=(12, 5)).astype(np.float32))
+    got = cell.integrate(v, *cell.drive(u, ts, prepared), prepared)
+    for k in range(3):
+        block = slice(5 * k, 5 * (k + 1))
+        v = cell.step(mx.contiguous(u[:, block]), v, ts[:, block], prepared)
+        np.testing.assert_allclose(to_numpy(got[:, k]), to_numpy(v), rtol=1e-5, atol=1e-6)
 
 
 def test_wiring_is_read_once(rng):

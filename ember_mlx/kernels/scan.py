@@ -447,11 +447,11 @@ def _validate_ltc(cell: Any, u: Any, v: Any, timespans: Any, prepared: Any) -> t
     return steps, batch
 
 
-def _ltc_drives(cell: Any, u: Any, timespans: Any, prepared: Any) -> tuple[list[Any], list[Any]]:
+def _ltc_drives(cell: Any, u: Any, timespans: Any, prepared: Any) -> list[tuple[Any, Any]]:
     """The :meth:`LTCCell.drive` of every step, which does not depend on the potentials:
     evaluated for several steps at once, side by side in the columns, in blocks of about
     ``_DRIVE_BLOCK_FLOATS`` sensory-synapse activations (larger blocks fall out of the cache
-    and run slower). Returns each step's ``fixed`` and ``cm_t``."""
+    and run slower). Returns each block's ``fixed`` and ``cm_t``."""
     steps, inputs, batch = u.shape
     synapses = cell.sensory_synapses
     block = max(
@@ -463,33 +463,31 @@ def _ltc_drives(cell: Any, u: Any, timespans: Any, prepared: Any) -> tuple[list[
         ts_blocks = [timespans] * len(u_blocks)
     else:
         ts_blocks = mx.split(timespans, bounds, axis=0)
-    fixed, cm_t = [], []
+    drives = []
     for u_block, ts in zip(u_blocks, ts_blocks, strict=True):
         size = u_block.shape[0]
         columns = mx.reshape(mx.swapaxes(u_block, 0, 1), (inputs, size * batch))
         if not isinstance(ts, float):  # (size, 1, batch) is already in column order
             ts = mx.reshape(ts, (1, size * batch))
-        fixed_block, cm_t_block = cell.drive(columns, ts, prepared)
-        fixed.extend(mx.split(fixed_block, size, axis=-1))
-        if cm_t_block.shape[-1] == 1:
-            cm_t.extend([cm_t_block] * size)
-        else:
-            cm_t.extend(mx.split(cm_t_block, size, axis=-1))
-    return fixed, cm_t
+        drives.append(cell.drive(columns, ts, prepared))
+    return drives
 
 
 def _ltc_reference(
     cell: Any, u: Any, v: Any, timespans: Any, prepared: Any, all_outputs: bool
 ) -> tuple[Any, Any]:
-    """The loop of :meth:`LTCCell.step` (with the drives of :func:`_ltc_drives`): ``(y, v)``
-    with ``y`` of shape ``(steps or 1, output_size, batch)``."""
+    """The loop of :meth:`LTCCell.step`, a block of steps at a time (the blocks of
+    :func:`_ltc_drives`, each one :meth:`LTCCell.integrate`): ``(y, v)`` with ``y`` of shape
+    ``(steps or 1, output_size, batch)``."""
     outputs = []
-    for fixed, cm_t in zip(*_ltc_drives(cell, u, timespans, prepared), strict=True):
-        v = cell.integrate(v, fixed, cm_t, prepared)
+    for fixed, cm_t in _ltc_drives(cell, u, timespans, prepared):
+        potentials = cell.integrate(v, fixed, cm_t, prepared)  # (units, size, batch)
+        v = potentials[:, -1]
         if all_outputs:
-            outputs.append(v[: cell.output_size])
-    y = mx.stack(outputs) if all_outputs else mx.expand_dims(v[: cell.output_size], 0)
-    return y, v
+            outputs.append(potentials[: cell.output_size])
+    if not all_outputs:
+        return mx.expand_dims(v[: cell.output_size], 0), v
+    return mx.swapaxes(mx.concatenate(outputs, axis=1), 0, 1), v
 
 
 def _ltc_unsupported(cell: Any, u: Any, v: Any, timespans: Any, prepared: Any) -> str | None:

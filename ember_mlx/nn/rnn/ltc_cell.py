@@ -470,41 +470,62 @@ class LTCCell(Module):
         Returns:
             The ``(units, batch)`` potentials after ``ode_unfolds`` solver updates.
         """
-        return self.integrate(v, *self.drive(u, ts, prepared), prepared)
+        return self.integrate(v, *self.drive(u, ts, prepared), prepared)[:, -1]
 
     def integrate(self, v: Any, fixed: Any, cm_t: Any, prepared: tuple[Any, ...]) -> Any:
-        """The ``ode_unfolds`` solver updates of one step from its :meth:`drive`: the
-        ``(units, batch)`` potentials after the step."""
+        r"""The solver updates of ``K`` consecutive steps from their :meth:`drive`, evaluated
+        with the steps side by side (step ``k`` in column block ``k``).
+
+        Args:
+            v: ``(units, batch)`` potentials before the first step.
+            fixed: ``(units, 2, K * batch)``, the :meth:`drive` of the steps.
+            cm_t: ``(units, 1)`` or ``(units, K * batch)``, their :math:`\tilde c`.
+            prepared: :meth:`prepare` of this forward pass.
+
+        Returns:
+            ``(units, K, batch)``: the potentials after each step.
+        """
         synapse_weights = prepared[4]
-        if synapse_weights is None:
-            return self._unfold(v, fixed, cm_t)[0][:, -1]
-        return self._unfold_with_vjp(v, fixed, cm_t, *synapse_weights)[0][:, -1]
+        unfold = self._unfold if synapse_weights is None else self._unfold_with_vjp
+        trajectory = unfold(v, fixed, cm_t, *(synapse_weights or ()))[0]
+        units, updates, batch = trajectory.shape
+        steps = updates // self.ode_unfolds
+        return mx.reshape(trajectory, (units, steps, self.ode_unfolds, batch))[:, :, -1]
 
     def _unfold(self, v: Any, fixed: Any, cm_t: Any, *synapse_weights: Any) -> tuple[Any, ...]:
-        r"""The solver updates of one step (the math of the class docstring).
+        r"""The solver updates of ``K`` consecutive steps (the math of the class docstring):
+        ``ode_unfolds`` updates per step, ``K * ode_unfolds`` in all, update :math:`m` with
+        the ``fixed`` and ``cm_t`` of step :math:`\lfloor m / \text{ode\_unfolds} \rfloor`.
 
         Args:
             v: ``(units, N)`` potentials.
-            fixed: ``(units, 2, N)``, the numerator and denominator terms that do not depend
-                on ``v``: the leak, the sensory synapses and (in the denominator) ``cm_t``.
-            cm_t: ``(units, 1)`` or ``(units, N)``, :math:`\tilde c`.
+            fixed: ``(units, 2, K * N)``, per step (column block) the numerator and
+                denominator terms that do not depend on ``v``: the leak, the sensory synapses
+                and (in the denominator) ``cm_t``.
+            cm_t: ``(units, 1)`` or ``(units, K * N)``, :math:`\tilde c`.
             synapse_weights: The neuron synapses' :meth:`SynapseBank.weights`, or nothing.
 
         Returns:
-            ``(units, ode_unfolds, N)`` potentials after each update and the denominators of
-            the updates, then each update's ``(R, D, N)`` synapse sigmoids (none without
+            ``(units, K * ode_unfolds, N)`` potentials after each update and the denominators
+            of the updates, then each update's ``(R, D, N)`` synapse sigmoids (none without
             synapses): the vjp reuses all but the first.
         """
         bank = self._synapses
+        columns = v.shape[-1]
+        steps = fixed.shape[-1] // columns
+        per_step_cm_t = cm_t.shape[-1] != 1
         trajectory, denominators, sigmoids = [], [], []
-        for _ in range(self.ode_unfolds):
-            terms = fixed
-            if synapse_weights:
-                sigmoids.append(bank.activations(v, synapse_weights)[1])
-                terms = terms + bank.sums(sigmoids[-1], synapse_weights)
-            denominators.append(terms[:, 1])
-            v = (cm_t * v + terms[:, 0]) / denominators[-1]
-            trajectory.append(v)
+        for k in range(steps):
+            step_fixed = fixed[..., k * columns : (k + 1) * columns] if steps > 1 else fixed
+            step_cm_t = cm_t[:, k * columns : (k + 1) * columns] if per_step_cm_t else cm_t
+            for _ in range(self.ode_unfolds):
+                terms = step_fixed
+                if synapse_weights:
+                    sigmoids.append(bank.activations(v, synapse_weights)[1])
+                    terms = terms + bank.sums(sigmoids[-1], synapse_weights)
+                denominators.append(terms[:, 1])
+                v = (step_cm_t * v + terms[:, 0]) / denominators[-1]
+                trajectory.append(v)
         return mx.stack(trajectory, axis=1), mx.stack(denominators, axis=1), *sigmoids
 
     def _unfold_vjp(
@@ -513,48 +534,68 @@ class LTCCell(Module):
         r"""The vjp of :meth:`_unfold`, back through the updates from the last.
 
         The forward pass keeps the potentials after each update, the denominators and the
-        synapse sigmoids (the costliest part to recompute); the differences :math:`z` are
-        recomputed here for all updates at once, in ``(R, D, ode_unfolds * N)`` blocks (column
-        block :math:`k` for update :math:`k`, from the potentials it started from). Then, from
-        the last update back, with :math:`\bar v'` the cotangent of an update's result
-        :math:`v'` and :math:`\bar t = \bar v' / \mathrm{den}`: the numerator and denominator
-        get :math:`\bar t` and :math:`-\bar t\,v'`, :math:`\tilde c` gets :math:`\bar t\,v`,
-        and :math:`v` gets :math:`\bar t\,\tilde c` plus what flows back through the synapses
-        (:meth:`SynapseBank.presynaptic_cotangent`). Only that recursion runs update by update:
-        the other cotangents are taken once, over all the blocks. Only the potentials'
-        cotangent is used: the other outputs are there for the vjp's sake alone.
+        synapse sigmoids (the costliest part to recompute). The vjp runs back a step at a time
+        (blocks of ``ode_unfolds`` updates, which stay in the cache); the differences :math:`z`
+        of a step's updates are recomputed at once, in an ``(R, D, ode_unfolds * N)`` block
+        (column block :math:`j` for update :math:`j`, from the potentials it started from).
+        Then, from the last update back, with :math:`\bar v'` the cotangent of an update's
+        result :math:`v'` and :math:`\bar t = \bar v' / \mathrm{den}`: the numerator and
+        denominator get :math:`\bar t` and :math:`-\bar t\,v'`, :math:`\tilde c` gets
+        :math:`\bar t\,v`, and :math:`v` gets :math:`\bar t\,\tilde c` plus what flows back
+        through the synapses (:meth:`SynapseBank.presynaptic_cotangent`). Only that recursion
+        runs update by update: the other cotangents are taken once per step, over all its
+        updates (``fixed`` and ``cm_t`` summed over them), and the synapse weights' summed over
+        the steps. Only the potentials' cotangent is used: the other outputs are there for the
+        vjp's sake alone.
         """
         v, fixed, cm_t, *weights = primals
         trajectory, den, *sigmoids = outputs
         bank = self._synapses
-        units, unfolds, columns = trajectory.shape
-        incoming = mx.concatenate([v[:, None], trajectory[:, :-1]], axis=1)
-        incoming = mx.reshape(incoming, (units, unfolds * columns))
-        s = mx.concatenate(sigmoids, axis=-1)
-        slopes = mx.split(s * (1.0 - s), unfolds, axis=-1)
+        units, updates, columns = trajectory.shape
+        unfolds = self.ode_unfolds
+        steps = updates // unfolds
+        per_step_cm_t = cm_t.shape[-1] != 1
         negated = -trajectory
         scale = bank.outgoing_scale(weights[0])
         cotangent = cotangents[0]
         d_v = cotangent[:, -1]
-        d_tops, d_arguments = [], []
-        for k in reversed(range(unfolds)):
-            d_top = d_v / den[:, k]
-            rows = bank.receiver_rows(mx.stack([d_top, d_top * negated[:, k]], axis=1))
-            d_arguments.append(bank.argument_cotangent(rows, slopes[k], weights))
-            d_v = d_top * cm_t + bank.presynaptic_cotangent(d_arguments[-1], scale)
-            if k:
-                d_v = d_v + cotangent[:, k - 1]
-            d_tops.append(d_top)
-        d_top = mx.stack(d_tops[::-1], axis=1)  # (units, unfolds, N)
-        d_terms = mx.stack([d_top, d_top * negated], axis=1)
-        d_fixed = mx.sum(d_terms, axis=2)
-        d_terms = mx.reshape(d_terms, (units, 2, unfolds * columns))
-        d_cm_t = mx.sum(mx.reshape(d_terms[:, 0] * incoming, (units, unfolds, columns)), axis=1)
-        if cm_t.shape[-1] == 1:  # one step length for the whole batch
+        d_fixed, d_cm_t, d_weights = [], [], None
+        for k in reversed(range(steps)):
+            first = k * unfolds
+            step_cm_t = cm_t[:, k * columns : (k + 1) * columns] if per_step_cm_t else cm_t
+            start = v[:, None] if k == 0 else trajectory[:, first - 1 : first]
+            incoming = mx.concatenate([start, trajectory[:, first : first + unfolds - 1]], axis=1)
+            incoming = mx.reshape(incoming, (units, unfolds * columns))
+            s = mx.concatenate(sigmoids[first : first + unfolds], axis=-1)
+            slopes = mx.split(s * (1.0 - s), unfolds, axis=-1)
+            d_tops, d_arguments = [], []
+            for j in reversed(range(unfolds)):
+                m = first + j
+                d_top = d_v / den[:, m]
+                rows = bank.receiver_rows(mx.stack([d_top, d_top * negated[:, m]], axis=1))
+                d_arguments.append(bank.argument_cotangent(rows, slopes[j], weights))
+                d_v = d_top * step_cm_t + bank.presynaptic_cotangent(d_arguments[-1], scale)
+                if m:
+                    d_v = d_v + cotangent[:, m - 1]
+                d_tops.append(d_top)
+            d_top = mx.stack(d_tops[::-1], axis=1)  # (units, unfolds, N)
+            d_terms = mx.stack([d_top, d_top * negated[:, first : first + unfolds]], axis=1)
+            d_fixed.append(mx.sum(d_terms, axis=2))
+            d_terms = mx.reshape(d_terms, (units, 2, unfolds * columns))
+            d_step_cm_t = mx.reshape(d_terms[:, 0] * incoming, (units, unfolds, columns))
+            d_cm_t.append(mx.sum(d_step_cm_t, axis=1))
+            z = bank.differences(incoming, weights)
+            d_argument = mx.concatenate(d_arguments[::-1], axis=-1)
+            d_step = bank.weights_cotangent(bank.receiver_rows(d_terms), z, s, d_argument, weights)
+            d_weights = (
+                d_step
+                if d_weights is None
+                else [a + b for a, b in zip(d_weights, d_step, strict=True)]
+            )
+        d_fixed = mx.concatenate(d_fixed[::-1], axis=-1)
+        d_cm_t = mx.concatenate(d_cm_t[::-1], axis=-1)
+        if not per_step_cm_t:  # one step length for the whole batch and block
             d_cm_t = mx.sum(d_cm_t, axis=-1, keepdims=True)
-        z = bank.differences(incoming, weights)
-        d_argument = mx.concatenate(d_arguments[::-1], axis=-1)
-        d_weights = bank.weights_cotangent(bank.receiver_rows(d_terms), z, s, d_argument, weights)
         return d_v, d_fixed, d_cm_t, *d_weights
 
     def readout(self, state: Any) -> Any:
