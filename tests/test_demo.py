@@ -1,4 +1,5 @@
-"""The README's main job (examples/demo.py) runs end to end, shortened, and writes its PNG."""
+"""The README's main job (examples/demo.py) runs end to end, shortened, and writes its PNG;
+the README's model example runs as printed."""
 
 import os
 import subprocess
@@ -27,3 +28,14 @@ def test_demo_trains_every_model_and_writes_the_figure(tmp_path):
         assert any(line.startswith(start) for line in lines), (start, result.stdout)
     png = tmp_path / "rbm_digits.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_readme_models_example_runs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("## Models", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(block, "README.md[Models]", "exec"), namespace)
+    assert tuple(namespace["y"].shape) == (8, 50, 32)
+    assert tuple(namespace["samples"].shape) == (16, 64)
+    errors = namespace["history"]["reconstruction_error"]
+    assert len(errors) == 10 and errors[-1] < errors[0]
