@@ -489,6 +489,8 @@ def test_bad_call_arguments_raise(rng):
         model(x, timespans=-1.0)
     with pytest.raises(ValueError, match=">= 0"):
         model(x, timespans=np.full((B, T), -0.5, dtype=np.float32))
+    with pytest.raises(ValueError, match="timespans: must be numbers"):
+        model(x, timespans=np.full((B, T), np.nan, dtype=np.float32))
     if get_backend() != "mlx":  # eager arrays: values are known without evaluating anything
         with pytest.raises(ValueError, match=">= 0"):
             model(x, timespans=mx.full((B, T), -0.5))

@@ -447,6 +447,11 @@ def test_bad_call_arguments(rng):
         (lambda: ltc.rnn_cell(x[:, 0], mx.zeros((10,))), "state"),
         (lambda: ltc.rnn_cell(x[:, 0], ts=mx.ones((3, 1))), "ts"),
         (lambda: ltc.rnn_cell(x[:, 0], ts=-2.0), "ts"),
+        # A zero step divides the capacitance term by zero (ncps returns NaN).
+        (lambda: ltc(x, timespans=0.0), "timespans: must be > 0"),
+        (lambda: ltc(x, timespans=np.zeros((2, 4))), "timespans: must be > 0"),
+        (lambda: ltc(x, timespans=np.full((2, 4), np.nan)), "timespans: must be numbers"),
+        (lambda: ltc.rnn_cell(x[:, 0], ts=0.0), "ts: must be > 0"),
     ]
     for call, match in cases:
         with pytest.raises(ValueError, match=match):

@@ -148,9 +148,10 @@ class LTC(Module):
         # The solver runs neuron-major and time-major: step t reads a contiguous
         # (features, batch) block.
         u = mx.contiguous(mx.transpose(cell.map_inputs(x), (1, 2, 0)))
-        ts = constant_timespan(timespans)
+        # A zero step would divide the capacitance term by zero: refuse it where it is known.
+        ts = constant_timespan(timespans, positive=True)
         if ts is None:
-            ts = prepare_timespans(timespans, batch, steps, x.dtype)
+            ts = prepare_timespans(timespans, batch, steps, x.dtype, positive=True)
             ts = mx.contiguous(mx.transpose(ts, (1, 2, 0)))
         prepared = cell.prepare()
         if self.mixed_memory:

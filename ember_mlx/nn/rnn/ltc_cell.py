@@ -664,7 +664,7 @@ class LTCCell(Module):
             state = mx.zeros((batch, self.units), dtype=x.dtype)
         else:
             check_state(state, batch, self.units)
-        ts = prepare_step_timespans(ts, batch, x.dtype)
+        ts = prepare_step_timespans(ts, batch, x.dtype, positive=True)
         if ts is not None and not isinstance(ts, float):
             ts = ts.T
         u = mx.contiguous(self.map_inputs(x).T)

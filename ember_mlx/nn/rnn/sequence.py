@@ -66,7 +66,9 @@ def _host_values(timespans: Any) -> np.ndarray | None:
     return to_numpy(timespans)
 
 
-def prepare_timespans(timespans: Any, batch: int, steps: int, dtype: Any) -> Any:
+def prepare_timespans(
+    timespans: Any, batch: int, steps: int, dtype: Any, positive: bool = False
+) -> Any:
     """Bring ``timespans`` to shape ``(batch, steps, 1)``.
 
     Args:
@@ -76,6 +78,7 @@ def prepare_timespans(timespans: Any, batch: int, steps: int, dtype: Any) -> Any
         batch: The batch size of the input.
         steps: The number of steps of the input.
         dtype: The dtype of the result (the input's).
+        positive: Require values ``> 0`` (the LTC divides by the step length).
 
     Returns:
         An array of shape ``(batch, steps, 1)`` and dtype ``dtype``.
@@ -94,8 +97,8 @@ def prepare_timespans(timespans: Any, batch: int, steps: int, dtype: Any) -> Any
             f"timespans: expected a scalar or shape ({batch}, {steps}) or ({batch}, {steps}, 1), "
             f"got {shape}"
         )
-    if values is not None and np.any(values < 0):
-        raise ValueError(f"timespans: must be >= 0, got a minimum of {np.min(values)}")
+    if values is not None:
+        _check_values("timespans", values, positive)
     if not hasattr(timespans, "shape") or isinstance(timespans, np.ndarray):
         timespans = mx.array(values)
     timespans = mx.astype(timespans, dtype)
@@ -104,25 +107,35 @@ def prepare_timespans(timespans: Any, batch: int, steps: int, dtype: Any) -> Any
     return mx.reshape(timespans, (batch, steps, 1))
 
 
-def constant_timespan(timespans: Any) -> float | None:
+def constant_timespan(timespans: Any, positive: bool = False) -> float | None:
     """The elapsed time shared by every step, if ``timespans`` is ``None`` (1) or a number.
 
     Returns:
         A float, or ``None`` if ``timespans`` is an array (see :func:`prepare_timespans`).
 
     Raises:
-        ValueError: If the number is negative.
+        ValueError: If the number is negative (or zero, with ``positive``).
     """
     if timespans is None:
         return 1.0
     if not isinstance(timespans, numbers.Real):
         return None
-    if timespans < 0:
-        raise ValueError(f"timespans: must be >= 0, got {timespans}")
+    _check_values("timespans", np.asarray(timespans), positive)
     return float(timespans)
 
 
-def prepare_step_timespans(ts: Any, batch: int, dtype: Any) -> Any:
+def _check_values(name: str, values: np.ndarray, positive: bool) -> None:
+    """Raise unless every step length is ``>= 0`` (``> 0`` if ``positive``), NaN included."""
+    if np.isnan(values).any():
+        raise ValueError(f"{name}: must be numbers, got {int(np.isnan(values).sum())} NaN")
+    low = np.min(values) if values.size else 0.0
+    if positive and low <= 0:
+        raise ValueError(f"{name}: must be > 0, got a minimum of {low}")
+    if low < 0:
+        raise ValueError(f"{name}: must be >= 0, got a minimum of {low}")
+
+
+def prepare_step_timespans(ts: Any, batch: int, dtype: Any, positive: bool = False) -> Any:
     """Bring the elapsed time of one step to a form that broadcasts against ``(batch, units)``.
 
     Args:
@@ -130,6 +143,7 @@ def prepare_step_timespans(ts: Any, batch: int, dtype: Any) -> Any:
             ``(batch, 1)``. Values must be ``>= 0``.
         batch: The batch size of the input.
         dtype: The dtype of an array result.
+        positive: Require values ``> 0``.
 
     Returns:
         ``None`` for ``None``, a Python float for a number, otherwise an array of shape
@@ -145,8 +159,8 @@ def prepare_step_timespans(ts: Any, batch: int, dtype: Any) -> Any:
     shape = tuple(values.shape if values is not None else ts.shape)
     if shape not in ((), (batch,), (batch, 1)):
         raise ValueError(f"ts: expected a scalar or shape ({batch},) or ({batch}, 1), got {shape}")
-    if values is not None and np.any(values < 0):
-        raise ValueError(f"ts: must be >= 0, got a minimum of {np.min(values)}")
+    if values is not None:
+        _check_values("ts", values, positive)
     if isinstance(ts, numbers.Real):
         return float(ts)
     if not hasattr(ts, "shape") or isinstance(ts, np.ndarray):
