@@ -494,6 +494,10 @@ def test_bad_call_arguments_raise(rng):
     if get_backend() != "mlx":  # eager arrays: values are known without evaluating anything
         with pytest.raises(ValueError, match=">= 0"):
             model(x, timespans=mx.full((B, T), -0.5))
+        poisoned = inputs(rng)
+        poisoned[1, 2, 0] = np.nan
+        with pytest.raises(ValueError, match=r"x: expected numbers, got NaN .*\(1, 2, 0\)"):
+            model(mx.array(poisoned))
     mixed = CfC(F, H, mixed_memory=True, backbone_units=12)
     with pytest.raises(ValueError, match="pair"):
         mixed(x, mx.zeros((B, H)))

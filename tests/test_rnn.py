@@ -455,3 +455,13 @@ def test_bad_constructor_arguments():
         RNN(3, 4, activation="tanhh")
     with pytest.raises(ValueError, match="RNNCell: input_size must be a positive int"):
         RNNCell(0, 4)
+
+
+@pytest.mark.parametrize("layer", [RNN, LSTM, GRU])
+def test_nan_input_is_an_error_on_the_eager_backends(layer):
+    if get_backend() == "mlx":
+        pytest.skip("a lazy MLX input is not evaluated to look for NaN")
+    x = np.zeros((2, 3, 4), np.float32)
+    x[0, 2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"x: expected numbers, got NaN .*\(0, 2, 1\)"):
+        layer(4, 5)(mx.array(x))

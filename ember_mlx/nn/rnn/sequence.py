@@ -32,13 +32,20 @@ def check_input(x: Any, input_size: int) -> tuple[int, int]:
         ``(batch, steps)``.
 
     Raises:
-        ValueError: If ``x`` is not an array of that shape.
+        ValueError: If ``x`` is not an array of that shape, or, on the eager backends (torch,
+            numpy: one reduction and a scalar read), if it holds NaN. A lazy MLX input is not
+            evaluated here.
     """
     shape = tuple(getattr(x, "shape", ()))
     if len(shape) != 3 or shape[1] < 1 or shape[2] != input_size:
         given = shape if hasattr(x, "shape") else type(x).__name__
         raise ValueError(
             f"x: expected shape (batch, steps, {input_size}) with steps >= 1, got {given}"
+        )
+    if get_backend() != "mlx" and mx.any(mx.isnan(x)).item():
+        first = tuple(int(i) for i in np.argwhere(np.isnan(to_numpy(x)))[0])
+        raise ValueError(
+            f"x: expected numbers, got NaN (the first at batch, step, feature {first})"
         )
     return shape[0], shape[1]
 
