@@ -9,48 +9,11 @@ reset, so :func:`reset_peak_memory` does nothing) and the cache is 0.
 from __future__ import annotations
 
 import contextlib
-import enum
-import os
 import platform
-import resource
-import sys
 from collections.abc import Iterator
 from typing import Any
 
-
-class DeviceType(enum.Enum):
-    """The kind of a device: ``cpu`` or ``gpu``."""
-
-    cpu = 0
-    gpu = 1
-
-    def __repr__(self) -> str:
-        return f"DeviceType.{self.name}"
-
-
-cpu = DeviceType.cpu
-gpu = DeviceType.gpu
-
-
-class Device:
-    """A device: a :class:`DeviceType` and an index, as ``mlx.core.Device``."""
-
-    def __init__(self, type: DeviceType, index: int = 0):  # noqa: A002 - the MLX name
-        if not isinstance(type, DeviceType):
-            raise TypeError(f"Device: type must be a DeviceType (cpu or gpu), got {type!r}")
-        self.type = type
-        self.index = index
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, DeviceType):
-            return self.type is other
-        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
-
-    def __hash__(self) -> int:
-        return hash((self.type, self.index))
-
-    def __repr__(self) -> str:
-        return f"Device({self.type.name}, {self.index})"
+from .._devices import Device, DeviceType, cpu, gpu, peak_rss, physical_memory, rss
 
 
 def _kind(device: Device | DeviceType, what: str) -> DeviceType:
@@ -99,31 +62,14 @@ def synchronize(stream: Any = None) -> None:
     """Wait for queued work: numpy queues none."""
 
 
-def _page_bytes(pages: int) -> int:
-    return pages * os.sysconf("SC_PAGE_SIZE")
-
-
-def _peak_rss() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as statm:
-            return _page_bytes(int(statm.read().split()[1]))
-    except OSError:
-        return _peak_rss()
-
-
 def get_active_memory() -> int:
     """Bytes in use: the process's resident set size."""
-    return _rss()
+    return rss()
 
 
 def get_peak_memory() -> int:
     """Peak bytes in use: the process's peak resident set size."""
-    return max(_peak_rss(), _rss())  # the kernel updates the recorded peak lazily
+    return max(peak_rss(), rss())  # the kernel updates the recorded peak lazily
 
 
 def reset_peak_memory() -> None:
@@ -139,19 +85,12 @@ def clear_cache() -> None:
     """Does nothing: numpy keeps no cache."""
 
 
-def _total_memory() -> int:
-    try:
-        return _page_bytes(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError):
-        return 0
-
-
 _memory_limit: list[int | None] = [None]
 
 
 def get_memory_limit() -> int:
     """The memory limit in bytes (default: the machine's physical memory)."""
-    return _memory_limit[0] if _memory_limit[0] is not None else _total_memory()
+    return _memory_limit[0] if _memory_limit[0] is not None else physical_memory()
 
 
 def set_memory_limit(limit: int) -> int:
@@ -170,7 +109,7 @@ def device_info(d: Device | DeviceType | None = None) -> dict[str, str | int]:
     return {
         "architecture": platform.machine(),
         "device_name": platform.processor() or platform.machine(),
-        "memory_size": _total_memory(),
+        "memory_size": physical_memory(),
     }
 
 

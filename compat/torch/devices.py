@@ -13,50 +13,13 @@ nothing there) and the cache is 0.
 from __future__ import annotations
 
 import contextlib
-import enum
-import os
 import platform
-import resource
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 
-
-class DeviceType(enum.Enum):
-    """The kind of a device: ``cpu`` or ``gpu``."""
-
-    cpu = 0
-    gpu = 1
-
-    def __repr__(self) -> str:
-        return f"DeviceType.{self.name}"
-
-
-cpu = DeviceType.cpu
-gpu = DeviceType.gpu
-
-
-class Device:
-    """A device: a :class:`DeviceType` and an index, as ``mlx.core.Device``."""
-
-    def __init__(self, type: DeviceType, index: int = 0):  # noqa: A002 - the MLX name
-        if not isinstance(type, DeviceType):
-            raise TypeError(f"Device: type must be a DeviceType (cpu or gpu), got {type!r}")
-        self.type = type
-        self.index = index
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, DeviceType):
-            return self.type is other
-        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
-
-    def __hash__(self) -> int:
-        return hash((self.type, self.index))
-
-    def __repr__(self) -> str:
-        return f"Device({self.type.name}, {self.index})"
+from .._devices import Device, DeviceType, cpu, gpu, peak_rss, physical_memory, rss
 
 
 def _gpu_backend() -> str | None:
@@ -132,33 +95,16 @@ def synchronize(stream: Any = None) -> None:
         torch.mps.synchronize()
 
 
-def _page_bytes(pages: int) -> int:
-    return pages * os.sysconf("SC_PAGE_SIZE")
-
-
-def _peak_rss() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
-
-
-def _rss() -> int:
-    try:
-        with open("/proc/self/statm") as statm:
-            return _page_bytes(int(statm.read().split()[1]))
-    except OSError:
-        return _peak_rss()
-
-
 def get_active_memory() -> int:
     """Bytes in use: torch's CUDA allocations, else the process's resident set size."""
-    return torch.cuda.memory_allocated() if _on_cuda() else _rss()
+    return torch.cuda.memory_allocated() if _on_cuda() else rss()
 
 
 def get_peak_memory() -> int:
     """Peak bytes in use: torch's CUDA peak, else the process's peak resident set size."""
     if _on_cuda():
         return torch.cuda.max_memory_allocated()
-    return max(_peak_rss(), _rss())  # the kernel updates the recorded peak lazily
+    return max(peak_rss(), rss())  # the kernel updates the recorded peak lazily
 
 
 def reset_peak_memory() -> None:
@@ -186,10 +132,7 @@ def clear_cache() -> None:
 def _total_memory() -> int:
     if _on_cuda():
         return torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory
-    try:
-        return _page_bytes(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError):
-        return 0
+    return physical_memory()
 
 
 _memory_limit: list[int | None] = [None]
