@@ -36,7 +36,7 @@ from typing import Any
 from ember_mlx.backend import mx, nn
 from ember_mlx.kernels import gibbs_chain
 from ember_mlx.nn.module import Module
-from ember_mlx.nn.neuron_maps.base import check_count, check_fraction
+from ember_mlx.nn.neuron_maps.base import check_count, check_fraction, check_seed
 
 from . import conditionals
 from .training import train_rbm
@@ -53,13 +53,6 @@ def _check_float(name: str, value: Any, low: float) -> float:
     if not (math.isfinite(value) and value >= low):
         raise ValueError(f"{name}: expected a finite float >= {low}, got {value}")
     return float(value)
-
-
-def _check_seed(name: str, value: Any) -> int:
-    seed = check_count(name, value, minimum=0)
-    if seed >= 2**32:
-        raise ValueError(f"{name}: expected an int in [0, 2**32), got {seed}")
-    return seed
 
 
 class RBM(Module):
@@ -127,7 +120,7 @@ class RBM(Module):
         self.num_chains = check_count("num_chains", num_chains)
         self.momentum = check_fraction("momentum", momentum, include_high=False)
         self.weight_decay = _check_float("weight_decay", weight_decay, 0.0)
-        self.seed = _check_seed("seed", seed)
+        self.seed = check_seed("seed", seed)
 
         shape = (self.visible_size, self.hidden_size)
         scale = _check_float("init_std", init_std, 0.0)
@@ -262,7 +255,7 @@ class RBM(Module):
             units = None
         else:
             index = mx.random.randint(
-                0, self.visible_size, (v.shape[0], 1), key=mx.random.key(_check_seed("seed", seed))
+                0, self.visible_size, (v.shape[0], 1), key=mx.random.key(check_seed("seed", seed))
             )
             units = mx.astype(index, mx.int32)
         chosen = self.visible_size if units is None else 1

@@ -57,14 +57,19 @@ def check_index(name: str, value: Any, size: int, kind: str) -> int:
     return int(value)
 
 
+def check_seed(name: str, value: Any) -> int:
+    """``value`` as a seed in ``[0, 2**32)``, or a clear error naming ``name``."""
+    seed = check_count(name, value, minimum=0)
+    if seed >= 2**32:
+        raise ValueError(f"{name}: expected an int in [0, 2**32), got {seed}")
+    return seed
+
+
 def resolve_seed(seed: Any) -> int:
     """An int seed for numpy; ``None`` draws a fresh one, which the map then records."""
     if seed is None:
         return int(np.random.SeedSequence().generate_state(1)[0])
-    seed = check_count("seed", seed, minimum=0)
-    if seed >= 2**32:
-        raise ValueError(f"seed: expected an int in [0, 2**32), got {seed}")
-    return seed
+    return check_seed("seed", seed)
 
 
 class NeuronMap:
