@@ -417,18 +417,19 @@ def gibbs_chain(
     _validate(v, weights, visible_bias, hidden_bias, k, seed, step, h_prob)
     unsupported = kernel_limits(v.shape[0], *weights.shape)
     if use_metal(use_kernel, "gibbs_chain", unsupported):
-        v_sample, v_mean, h_prob = run_kernel(
-            _metal_kernel(),
-            v,
-            weights,
-            visible_bias,
-            hidden_bias,
-            k,
-            seed,
-            step,
-            gaussian_visible=gaussian_visible,
+        return tuple(
+            run_kernel(
+                _metal_kernel(),
+                v,
+                weights,
+                visible_bias,
+                hidden_bias,
+                k,
+                seed,
+                step,
+                gaussian_visible=gaussian_visible,
+            )
         )
-        return v_sample, v_mean, h_prob
     return gibbs_chain_reference(
         v,
         weights,
