@@ -32,9 +32,9 @@ def check_input(x: Any, input_size: int) -> tuple[int, int]:
         ``(batch, steps)``.
 
     Raises:
-        ValueError: If ``x`` is not an array of that shape, or, on the eager backends (torch,
-            numpy: one reduction and a scalar read), if it holds NaN. A lazy MLX input is not
-            evaluated here.
+        ValueError: If ``x`` is not an array of that shape, or, where arrays are eager and on
+            the host (numpy, torch on the CPU: one reduction and a scalar read), if it holds NaN.
+            A lazy MLX input is not evaluated here, nor is a GPU tensor read back every step.
     """
     shape = tuple(getattr(x, "shape", ()))
     if len(shape) != 3 or shape[1] < 1 or shape[2] != input_size:
@@ -42,7 +42,8 @@ def check_input(x: Any, input_size: int) -> tuple[int, int]:
         raise ValueError(
             f"x: expected shape (batch, steps, {input_size}) with steps >= 1, got {given}"
         )
-    if get_backend() != "mlx" and mx.any(mx.isnan(x)).item():
+    on_host = get_backend() != "mlx" and mx.default_device() == mx.cpu
+    if on_host and mx.any(mx.isnan(x)).item():
         first = tuple(int(i) for i in np.argwhere(np.isnan(to_numpy(x)))[0])
         raise ValueError(
             f"x: expected numbers, got NaN (the first at batch, step, feature {first})"
