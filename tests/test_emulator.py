@@ -410,3 +410,18 @@ def test_bad_calls_raise_clear_errors():
         kernel(**{**good, "inputs": [np.zeros(4), 1.0, np.zeros(3, F32)]})
     with pytest.raises(ValueError, match="at least one output"):
         emulator.metal_kernel("none", ["x"], [], "")
+
+
+def test_every_metal_source_is_a_kernel_the_tests_emulate():
+    """Each ``metal/*.metal`` body is the source of a kernel spec that tests/test_gibbs_kernel.py
+    and tests/test_scan_kernel.py run through the emulator; a new body needs a spec (and tests)."""
+    from importlib import resources
+
+    from ember_mlx.kernels import gibbs, scan
+
+    specs = [gibbs.kernel_spec(), scan.cfc_kernel_spec(), scan.ltc_kernel_spec()]
+    metal = resources.files("ember_mlx.metal")
+    bodies = {p.name: p.read_text() for p in metal.iterdir() if p.name.endswith(".metal")}
+    assert sorted(bodies) == ["gibbs.metal", "ltc_scan.metal", "wired_cfc_scan.metal"]
+    for name, body in bodies.items():
+        assert any(spec["source"] == body for spec in specs), name
