@@ -64,11 +64,6 @@ class CellMath(Protocol):
         """The gradients of ``params`` from the sum over all steps of :meth:`backward`."""
 
 
-def flatten_steps(steps: list[Any]) -> Any:
-    """``(steps * batch, features)`` from a list of ``(batch, features)`` arrays."""
-    return mx.concatenate(steps, axis=0)
-
-
 def recurrence(
     cell: CellMath,
     projected: Any,
@@ -91,7 +86,8 @@ def recurrence(
         params: The cell's own weights.
 
     Returns:
-        ``(hs, carry)``: every step's state and the final carry.
+        ``(hs, carry)``: every step's state, stacked time-major ``(steps, batch, H)``, and the
+        final carry.
     """
 
     @mx.custom_function
@@ -104,7 +100,9 @@ def recurrence(
             hs.append(h)
             carries.append(carry)
             saved.append(kept)
-        return hs, carries, saved
+        # One stacked output rather than one per step: the caller stacks them anyway, and the
+        # vjp then gets one cotangent array instead of a list of slices.
+        return mx.stack(hs), carries, saved
 
     @run.vjp
     def run_vjp(primals, cotangents, outputs):
@@ -112,7 +110,7 @@ def recurrence(
         dhs, dcarries, _ = cotangents
         hs, carries, saved = outputs
         recurrent = recurrent_t.T
-        steps = len(hs)
+        steps = hs.shape[0]
         dzs, grads = [None] * steps, None
         # Only the last carry leaves recurrence(): the others' cotangents are zero.
         dh, dcarry = dhs[-1], dcarries[-1]
@@ -120,8 +118,8 @@ def recurrence(
             incoming = carries[t - 1] if t > 0 else carry0
             dzs[t], dcarry, grads = cell.backward(dh, dcarry, incoming, saved[t], params, grads)
             dh = dzs[t] @ recurrent if t == 0 else mx.addmm(dhs[t - 1], dzs[t], recurrent)
-        dz = flatten_steps(dzs)
-        previous = flatten_steps([h0, *hs[:-1]])
+        dz = mx.concatenate(dzs, axis=0)
+        previous = mx.reshape(mx.concatenate([mx.expand_dims(h0, 0), hs[:-1]]), (-1, h0.shape[-1]))
         return (
             mx.reshape(dz, (steps, *dzs[0].shape)),
             dh,

@@ -155,14 +155,14 @@ class CfC(Module):
             outputs, h, c = self._scan_mixed(x, h, c, timespans, constant)
         else:
             outputs, h = self.rnn_cell.scan(x, h, timespans, constant, self.return_sequences)
-        y = mx.stack(outputs, axis=1) if self.return_sequences else outputs[-1]
+        y = mx.swapaxes(outputs, 0, 1) if self.return_sequences else outputs[-1]
         if self.proj_size is not None:
             y = self.fc(y)
         return y, ((h, c) if self.mixed_memory else h)
 
     def _scan_mixed(
         self, x: Any, h: Any, c: Any, timespans: Any, constant_ts: float | None
-    ) -> tuple[list[Any], Any, Any]:
+    ) -> tuple[Any, Any, Any]:
         """The time loop with mixed memory: the LSTM's new ``h`` replaces the cell's incoming
         state in every step, so the cell runs step by step (a wired cell layer by layer)."""
         cell = self.rnn_cell
@@ -176,7 +176,7 @@ class CfC(Module):
             h = cell.merge_state(cell.step(projected[t], cell.split_state(h), ts[t], weights))
             if self.return_sequences or t == len(projected) - 1:
                 outputs.append(cell.output(h))
-        return outputs, h, c
+        return mx.stack(outputs), h, c
 
     def load_torch_state_dict(self, state_dict: Mapping[str, Any]) -> CfC:
         """Copy the weights of an ncps ``CfC`` (torch) with the same arguments; returns the

@@ -242,12 +242,13 @@ class CfCCell(Module):
 
     def scan(
         self, x: Any, h: Any, timespans: Any, constant_ts: float | None, all_outputs: bool
-    ) -> tuple[list[Any], Any]:
+    ) -> tuple[Any, Any]:
         """Run the cell over a time-major sequence.
 
         Where :meth:`_dense_math` has a hand-written vjp for this configuration, the loop runs
         through :func:`~ember_mlx.nn.rnn.bptt.recurrence` (a hand-written backward pass
-        instead of autodiff of every op); otherwise :meth:`step` runs step by step.
+        instead of autodiff of every op) on the state :math:`u = (h + 1) / 2` (see
+        :meth:`vjp_weights`); otherwise :meth:`step` runs step by step.
 
         Args:
             x: The inputs, ``(steps, batch, input_size)``.
@@ -258,17 +259,19 @@ class CfCCell(Module):
             all_outputs: Return every step's output, or only the last one.
 
         Returns:
-            ``(outputs, h)``: a list of ``(batch, output_size)`` outputs and the final state.
+            ``(outputs, h)``: the outputs, time-major ``(steps, batch, output_size)`` (one step
+            if not ``all_outputs``), and the final state.
         """
         weights = self.prepare(constant_ts)
         math = self._dense_math(weights)
         if math is not None:
             weights = self.vjp_weights(weights)
             params = () if weights.heads_t is None else (weights.heads_t, weights.heads_bias)
-            hs, _ = recurrence(
-                math, self.project_input(x, weights), h, (), weights.hidden_t, params
+            us, _ = recurrence(
+                math, self.project_input(x, weights), (h + 1) * 0.5, (), weights.hidden_t, params
             )
-            return (hs if all_outputs else hs[-1:]), hs[-1]
+            outputs = (us if all_outputs else us[-1:]) * 2 - 1
+            return outputs, outputs[-1]
         projected = unstack_steps(self.project_input(x, weights))
         ts = [None] * len(projected) if timespans is None else unstack_steps(timespans)
         outputs = []
@@ -276,7 +279,7 @@ class CfCCell(Module):
             h = self.step(p, h, t, weights)
             if all_outputs:
                 outputs.append(h)
-        return (outputs if all_outputs else [h]), h
+        return mx.stack(outputs if all_outputs else [h]), h
 
     def _dense_math(self, weights: Weights) -> DenseCfCMath | None:
         """The step with a hand-written vjp, where this cell's configuration has one: a gated
@@ -292,29 +295,28 @@ class CfCCell(Module):
         return None if form is None else DenseCfCMath(self.mode, dtype, form.psi, form.dpsi)
 
     def vjp_weights(self, weights: Weights) -> Weights:
-        """:meth:`prepare`'s weights rewritten for :class:`DenseCfCMath` (see there): the
-        :math:`f_1, f_2` heads doubled, the backbone activation's constants folded in."""
+        r""":meth:`prepare`'s weights rewritten for :class:`DenseCfCMath` (see there): the
+        :math:`f_1, f_2` heads doubled, the backbone activation's constants folded in, and the
+        state read as :math:`u = (h + 1) / 2`: the first matmul's
+        :math:`h R = 2 u R - \mathbf{1} R`, so its state columns are doubled and their sums
+        taken from its bias."""
         n = self.hidden_size
         double_f = mx.array(np.repeat([2.0, 2.0, 1.0], n), dtype=weights.hidden_t.dtype)
         if self.backbone_layers == 0:
-            input_bias = weights.input_bias * double_f
-            return Weights(
-                weights.input_t * double_f,
-                input_bias,
-                weights.hidden_t * double_f,
-                None,
-                input_bias,
-                weights.ts,
-            )
-        form = vjp_form(self.backbone[1].fn)
-        heads_t = weights.heads_t * double_f
+            inner = double_f
+            heads_t = heads_bias = None
+        else:
+            form = vjp_form(self.backbone[1].fn)
+            inner = form.inner
+            heads_t = weights.heads_t * double_f
+            heads_bias = weights.heads_bias * double_f + form.shift * mx.sum(heads_t, axis=0)
+            heads_t = heads_t * form.outer
+        hidden_t = weights.hidden_t * inner
+        input_bias = weights.input_bias * inner - mx.sum(hidden_t, axis=0)
+        if heads_t is None:
+            heads_bias = input_bias
         return Weights(
-            weights.input_t * form.inner,
-            weights.input_bias * form.inner,
-            weights.hidden_t * form.inner,
-            heads_t * form.outer,
-            weights.heads_bias * double_f + form.shift * mx.sum(heads_t, axis=0),
-            weights.ts,
+            weights.input_t * inner, input_bias, hidden_t * 2, heads_t, heads_bias, weights.ts
         )
 
     def __call__(self, x: Any, state: Any = None, ts: Any = None) -> Any:
@@ -367,7 +369,12 @@ def cfc_update(
         f, t_a, t_b = mx.split(z, [2 * n, 3 * n], axis=1)
         gate = t_a * ts + t_b
     f1, f2 = mx.split(mx.tanh(f), 2, axis=1)
-    g = mx.sigmoid(gate)
+    return gate_mix(f1, f2, mx.sigmoid(gate), mode)
+
+
+def gate_mix(f1: Any, f2: Any, g: Any, mode: str) -> Any:
+    r"""The gated modes' update from the heads and the gate: :math:`f_1 + g (f_2 - f_1)`
+    (``default``) or :math:`f_1 + g f_2` (``no_gate``)."""
     if mode == "no_gate":
         return f1 + g * f2
     return f1 + g * (f2 - f1)
@@ -382,23 +389,24 @@ class DenseCfCMath:
     costs about five times its sigmoid): :math:`\tanh x = 2 \sigma(2x) - 1`, with the factor 2
     folded into the :math:`f_1, f_2` heads, and the backbone activation as
     :math:`c_1 \psi(c_0 z) + c_2` (:class:`~ember_mlx.nn.rnn.backbone.VJPForm`), with
-    :math:`c_0` folded into the backbone layer and :math:`c_1, c_2` into the heads. A step is
-    then :math:`a = \psi(z)`, :math:`s = \sigma(a W + b) = [s_1, s_2, g]` and, in both modes,
+    :math:`c_0` folded into the backbone layer and :math:`c_1, c_2` into the heads. The state is
+    carried as :math:`u = (h + 1) / 2`, which the first matmul reads with folded weights too.
+    A step is then :math:`a = \psi(z)`, :math:`s = \sigma(a W + b) = [s_1, s_2, g]` and
+    :func:`gate_mix` of the halved affine map of the heads,
 
     .. math::
 
-        h = 2 (s_1 + g\, d) - 1, \qquad
+        u = s_1 + g\, d, \qquad
         d = s_2 - s_1 \ \text{(default)}, \quad d = s_2 - \tfrac12 \ \text{(no\_gate)}.
 
-    Its vjp from the cotangent :math:`\delta h` of :math:`h` is
-    :math:`\delta s = 2\,\delta h\, [1 - g,\ g,\ d]` (no_gate:
-    :math:`2\,\delta h\, [1,\ g,\ d]`), then through the sigmoid
-    :math:`\delta(aW + b) = \delta s \odot s (1 - s)` and the backbone
+    Its vjp from the cotangent :math:`\delta u` of :math:`u` is
+    :math:`\delta s = \delta u\, [1 - g,\ g,\ d]` (no_gate: :math:`\delta u\, [1,\ g,\ d]`),
+    then through the sigmoid :math:`\delta(aW + b) = \delta s \odot s (1 - s)` and the backbone
     :math:`\delta z = (\delta(aW + b) W^\top) \odot \psi'`.
 
     The heads' gradients :math:`\sum_t a_t^\top \delta(a_t W + b)` and
-    :math:`\sum_t \delta(a_t W + b)` are summed step by step in :meth:`backward`. The constants
-    are 0-d arrays of the weights' dtype: torch multiplies by a tensor in half the time it takes
+    :math:`\sum_t \delta(a_t W + b)` are summed step by step in :meth:`backward`. The constant
+    is a 0-d array of the weights' dtype: torch multiplies by a tensor in half the time it takes
     for a Python number, which it wraps anew in every op.
 
     Args:
@@ -409,11 +417,15 @@ class DenseCfCMath:
     """
 
     def __init__(self, mode: str, dtype: Any, psi: Any = None, dpsi: Any = None):
-        self.gated = mode == "default"
+        self.mode = mode
         self.psi = psi
         self.dpsi = dpsi
-        self.one, self.two = mx.array(1.0, dtype=dtype), mx.array(2.0, dtype=dtype)
         self.half = mx.array(0.5, dtype=dtype)
+
+    def _heads(self, s: Any) -> tuple[Any, Any, Any]:
+        """:math:`(s_1, f_2, g)`, :math:`f_2` being :math:`s_2` shifted for ``no_gate``."""
+        s1, s2, g = mx.split(s, 3, axis=1)
+        return s1, (s2 if self.mode == "default" else s2 - self.half), g
 
     def forward(self, z: Any, carry: tuple, params: tuple) -> tuple[Any, tuple, tuple]:
         saved = ()
@@ -423,21 +435,19 @@ class DenseCfCMath:
             z = mx.addmm(heads_bias, a, heads_t)
             saved = (a,)
         s = mx.sigmoid(z)
-        s1, s2, g = mx.split(s, 3, axis=1)
-        d = s2 - (s1 if self.gated else self.half)
-        h = (s1 + g * d) * self.two - self.one
-        return h, carry, (*saved, s)
+        return gate_mix(*self._heads(s), self.mode), carry, (*saved, s)
 
     def backward(
-        self, dh: Any, dcarry: tuple, carry: tuple, saved: tuple, params: tuple, grads: Any
+        self, du: Any, dcarry: tuple, carry: tuple, saved: tuple, params: tuple, grads: Any
     ) -> tuple[Any, tuple, Any]:
         s = saved[-1]
-        s1, s2, g = mx.split(s, 3, axis=1)
         # Recomputed: one op costs less than one more saved output per step.
-        d = s2 - (s1 if self.gated else self.half)
-        dh2 = dh * self.two
-        dh2_g = dh2 * g
-        ds = [dh2 - dh2_g if self.gated else dh2, dh2_g, dh2 * d]
+        s1, f2, g = self._heads(s)
+        du_g = du * g
+        if self.mode == "default":
+            ds = [du - du_g, du_g, du * (f2 - s1)]
+        else:
+            ds = [du, du_g, du * f2]
         dz = mx.concatenate(ds, axis=1) * (s - s * s)
         if not params:
             return dz, dcarry, None

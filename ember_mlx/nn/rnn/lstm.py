@@ -54,7 +54,7 @@ class LSTMCell(RecurrentCell):
         h, (c,), _ = LSTM_MATH.forward(z, (c,), ())
         return h, c
 
-    def scan(self, projected: Any, state: tuple[Any, Any]) -> tuple[list[Any], tuple[Any, Any]]:
+    def scan(self, projected: Any, state: tuple[Any, Any]) -> tuple[Any, tuple[Any, Any]]:
         """:meth:`step` over every step, with the hand-written vjp of
         :func:`~ember_mlx.nn.rnn.bptt.recurrence`."""
         h, c = state

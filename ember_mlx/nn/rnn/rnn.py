@@ -104,16 +104,17 @@ class RecurrentCell(Module):
         current state."""
         raise NotImplementedError
 
-    def scan(self, projected: Any, state: State) -> tuple[list[Any], State]:
+    def scan(self, projected: Any, state: State) -> tuple[Any, State]:
         """Run :meth:`step` over the time-major projected inputs ``(steps, batch, gates *
-        hidden_size)``; returns every step's output :math:`h` and the final state."""
+        hidden_size)``; returns every step's output :math:`h`, time-major ``(steps, batch,
+        hidden_size)``, and the final state."""
         outputs = []
         # Split once: indexing step t would make the backward pass add a zero array of the
         # whole sequence per step.
         for p in unstack_steps(projected):
             state = self.step(p, state)
             outputs.append(self.hidden(state))
-        return outputs, state
+        return mx.stack(outputs), state
 
     def hidden(self, state: State) -> Any:
         """The output :math:`h` carried by ``state``."""
@@ -288,7 +289,7 @@ class RecurrentLayer(Module):
             if k > 0:
                 x = self.layer_dropout(x)
             outputs, s = cell.scan(cell.project_input(mx.swapaxes(x, 0, 1)), s)
-            x = mx.stack(outputs, axis=1)
+            x = mx.swapaxes(outputs, 0, 1)
             final.append(s)
         return x, self._merge_state(final)
 

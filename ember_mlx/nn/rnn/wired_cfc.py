@@ -186,7 +186,7 @@ class WiredCfCCell(Module):
 
     def scan(
         self, x: Any, h: Any, timespans: Any, constant_ts: float | None, all_outputs: bool
-    ) -> tuple[list[Any], Any]:
+    ) -> tuple[Any, Any]:
         """Run the cell over a time-major sequence (arguments as :meth:`CfCCell.scan`).
 
         The input's share of every step is one matmul; the recurrence then runs through
@@ -195,7 +195,8 @@ class WiredCfCCell(Module):
         """
         weights = self.wave_weights(constant_ts)
         projected = x @ weights.input_t + weights.input_bias
-        return wired_cfc_scan(self, projected, h, timespans, weights, all_outputs)
+        outputs, h = wired_cfc_scan(self, projected, h, timespans, weights, all_outputs)
+        return mx.stack(outputs), h
 
     def scan_projected(
         self, projected: Any, h: Any, timespans: Any, weights: WaveWeights, all_outputs: bool
