@@ -8,6 +8,11 @@ one thread. The speed-ups are printed at the end of the run (see ``benchmarks/co
 
     EMBER_BACKEND=torch python -m pytest benchmarks/test_bench_cfc.py
 
+On the torch backend the forward + backward group of ``CfC(32, 64)`` also times
+:class:`_FloorRecurrence`: the same algorithm written directly in torch, with the same
+hand-written backward, which is what eager torch itself takes for it (the floor for ember_mlx's
+code on top of the mirror).
+
 On the mlx backend two more groups compare ``CfC(32, 64)`` under ``mx.compile`` with a
 hand-written MLX loop of the same math (:func:`handwritten_cfc`, the reference): ember_mlx
 should add no measurable overhead (a speed-up of about 1).
@@ -223,3 +228,77 @@ def test_ember_mlx_compiled_forward_backward(benchmark, dense_cfc, inputs):
 
     loss = benchmark.pedantic(run, rounds=7, warmup_rounds=2)
     assert np.isfinite(loss.item())
+
+
+# --------------------------------------------- torch: the eager floor of ember_mlx's algorithm
+
+on_torch = pytest.mark.skipif(get_backend() != "torch", reason="the eager-torch floor")
+
+
+class _FloorRecurrence(torch.autograd.Function):
+    """ember_mlx's dense CfC recurrence (:class:`~ember_mlx.nn.rnn.cfc_cell.DenseCfCMath` on
+    :meth:`~ember_mlx.nn.rnn.cfc_cell.CfCCell.vjp_weights`, default mode) in plain torch, with
+    the same hand-written backward: what eager torch itself takes for the same algorithm."""
+
+    @staticmethod
+    def forward(ctx, projected, u0, recurrent, heads, heads_bias):
+        u, us, saved = u0, [], []
+        for p in projected.unbind(0):
+            a = torch.sigmoid(torch.addmm(p, u, recurrent))
+            s = torch.sigmoid(torch.addmm(heads_bias, a, heads))
+            s1, s2, g = s.split(u0.shape[1], 1)
+            u = s1 + g * (s2 - s1)
+            us += [u]
+            saved += [a, s]
+        ctx.save_for_backward(u0, recurrent, heads, *us, *saved)
+        return torch.stack(us)
+
+    @staticmethod
+    def backward(ctx, d_us):
+        u0, recurrent, heads, *rest = ctx.saved_tensors
+        steps = len(rest) // 3
+        us, saved = rest[:steps], rest[steps:]
+        du, d_heads, d_bias, dzs = d_us[-1], None, None, [None] * steps
+        for t in reversed(range(steps)):
+            a, s = saved[2 * t], saved[2 * t + 1]
+            s1, s2, g = s.split(u0.shape[1], 1)
+            du_g = du * g
+            dz = torch.cat([du - du_g, du_g, du * (s2 - s1)], 1) * (s - s * s)
+            d_heads = a.T @ dz if d_heads is None else torch.addmm(d_heads, a.T, dz)
+            d_bias = dz if d_bias is None else d_bias + dz
+            dzs[t] = (dz @ heads.T) * (a - a * a)
+            du = dzs[t] @ recurrent.T if t == 0 else torch.addmm(d_us[t - 1], dzs[t], recurrent.T)
+        dz = torch.cat(dzs)
+        previous = torch.cat([u0[None], torch.stack(us[:-1])]).reshape(-1, u0.shape[1])
+        return dz.reshape(steps, *dzs[0].shape), du, previous.T @ dz, d_heads, d_bias.sum(0)
+
+
+@on_torch
+def test_torch_floor_forward_backward(benchmark, models, inputs):
+    case, _, model = models
+    if case != "CfC(32, 64)":
+        pytest.skip("the floor is written for the dense CfC")
+    benchmark.group = f"{case} forward + backward"
+    cell = model.rnn_cell
+    weights = cell.vjp_weights(cell.prepare(1.0))
+    leaves = [
+        w.detach().clone().requires_grad_()
+        for w in (weights.input_t, weights.input_bias, weights.hidden_t)
+        + (weights.heads_t, weights.heads_bias)
+    ]
+    input_t, input_bias, recurrent, heads, heads_bias = leaves
+    x = torch.from_numpy(inputs)
+    u0 = torch.full((BATCH, UNITS), 0.5)
+
+    def forward_backward():
+        projected = torch.addmm(input_bias, x.transpose(0, 1).reshape(-1, FEATURES), input_t)
+        us = _FloorRecurrence.apply(
+            projected.reshape(STEPS, BATCH, -1), u0, recurrent, heads, heads_bias
+        )
+        loss = (us * 2 - 1).sum()
+        torch.autograd.grad(loss, leaves)
+        return loss
+
+    loss = benchmark.pedantic(forward_backward, rounds=7, warmup_rounds=1)
+    ours = mx.sum(model(mx.array(inputs))[0]).item()
+    assert abs(loss.item() - ours) <= 1e-4 * abs(ours)
