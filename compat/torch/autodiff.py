@@ -16,6 +16,7 @@ to schedule or trace.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,6 +32,17 @@ _depth = 0
 _LEAF = object()
 
 
+class _Leaves:
+    """The skeleton of a list or tuple of arrays only: its type and length. A custom
+    function's outputs hold hundreds of such runs (a sequence's per-step arrays), which this
+    rebuilds with one slice of the leaves instead of a call per leaf."""
+
+    __slots__ = ("kind", "length")
+
+    def __init__(self, kind: type, length: int):
+        self.kind, self.length = kind, length
+
+
 def _flatten(tree: Any) -> tuple[list[Tensor], Any]:
     """The tensor leaves of ``tree`` (dicts, lists, tuples) and a skeleton to rebuild it."""
     leaves = []
@@ -43,6 +55,9 @@ def _flatten(tree: Any) -> tuple[list[Tensor], Any]:
         if isinstance(node, dict):
             return {k: strip(v) for k, v in node.items()}
         if isinstance(node, (list, tuple)):
+            if node and all([isinstance(v, Tensor) for v in node]):
+                leaves.extend(node)
+                return _Leaves(type(node), len(node))
             return type(node)([strip(v) for v in node])
         return node
 
@@ -53,6 +68,8 @@ def _fill(skeleton: Any, leaves: Any) -> Any:
     """Rebuild a tree from :func:`_flatten`'s skeleton, taking leaves from the iterator."""
     if skeleton is _LEAF:
         return next(leaves)
+    if skeleton.__class__ is _Leaves:
+        return skeleton.kind(itertools.islice(leaves, skeleton.length))
     if isinstance(skeleton, dict):
         return {k: _fill(v, leaves) for k, v in skeleton.items()}
     if isinstance(skeleton, (list, tuple)):
@@ -90,6 +107,8 @@ def _track(tree: Any, what: str, keep_graph: bool) -> tuple[Any, list[Tensor], A
 
 def _non_array_leaf(skeleton: Any) -> Any:
     """The first leaf of a skeleton that is not an array, or ``_LEAF`` if there is none."""
+    if skeleton.__class__ is _Leaves:
+        return _LEAF
     if isinstance(skeleton, dict):
         skeleton = list(skeleton.values())
     if isinstance(skeleton, (list, tuple)):
