@@ -445,15 +445,15 @@ def test_bad_state_names_the_shapes():
 
 
 def test_bad_constructor_arguments():
-    with pytest.raises(ValueError, match="LSTM: num_layers must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="num_layers: expected an int >= 1, got 0"):
         LSTM(3, 4, num_layers=0)
-    with pytest.raises(ValueError, match="GRU: hidden_size must be a positive int, got 2.5"):
+    with pytest.raises(TypeError, match="hidden_size: expected an int, got float 2.5"):
         GRU(3, 2.5)
     with pytest.raises(ValueError, match=r"RNN: dropout must be a number in \[0, 1\), got 1.0"):
         RNN(3, 4, num_layers=2, dropout=1.0)
     with pytest.raises(ValueError, match="unknown activation 'tanhh'; expected one of .*tanh"):
         RNN(3, 4, activation="tanhh")
-    with pytest.raises(ValueError, match="RNNCell: input_size must be a positive int"):
+    with pytest.raises(ValueError, match="input_size: expected an int >= 1, got 0"):
         RNNCell(0, 4)
 
 

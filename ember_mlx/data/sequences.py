@@ -7,21 +7,12 @@ backend, so a given call gives the same numbers on mlx, torch and numpy. Tasks c
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from ember_mlx.backend import mx
-from ember_mlx.nn.neuron_maps.base import check_count
-
-
-def _check_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a float, got {type(value).__name__} {value!r}")
-    if not value > 0 or not math.isfinite(value):
-        raise ValueError(f"{name}: expected a finite float > 0, got {value}")
-    return float(value)
+from ember_mlx.validation import check_count, check_real
 
 
 def _to_backend(values: np.ndarray) -> mx.array:
@@ -69,8 +60,8 @@ def mackey_glass(
         The series, shape ``(n,)``, float32.
     """
     n = check_count("n", n, 1)
-    tau = _check_positive("tau", tau)
-    dt = _check_positive("dt", dt)
+    tau = check_real("tau", tau, above=0.0)
+    dt = check_real("dt", dt, above=0.0)
     subsample = check_count("subsample", subsample, 1)
     discard = check_count("discard", discard, 0)
     delay = max(round(tau / dt), 1)

@@ -20,8 +20,8 @@ from typing import Any
 
 from ember_mlx.backend import mx
 from ember_mlx.nn.module import Module
-from ember_mlx.nn.neuron_maps.base import check_fraction
 from ember_mlx.ops.stats import percentile as percentile_of
+from ember_mlx.validation import check_fraction
 
 from .rbm import RBM
 

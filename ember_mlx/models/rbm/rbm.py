@@ -36,7 +36,7 @@ from typing import Any
 from ember_mlx.backend import mx, nn
 from ember_mlx.kernels import gibbs_chain
 from ember_mlx.nn.module import Module
-from ember_mlx.nn.neuron_maps.base import check_count, check_fraction, check_seed
+from ember_mlx.validation import check_count, check_fraction, check_real, check_seed
 
 from . import conditionals
 from .training import train_rbm
@@ -45,14 +45,6 @@ VISIBLE_TYPES = ("binary", "gaussian")
 
 # Elements of the (samples, units, hidden) block that the exact pseudo-likelihood builds at once.
 _PSEUDO_LIKELIHOOD_BLOCK = 2**22
-
-
-def _check_float(name: str, value: Any, low: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name}: expected a float, got {type(value).__name__} {value!r}")
-    if not (math.isfinite(value) and value >= low):
-        raise ValueError(f"{name}: expected a finite float >= {low}, got {value}")
-    return float(value)
 
 
 class RBM(Module):
@@ -109,7 +101,7 @@ class RBM(Module):
         super().__init__()
         self.visible_size = check_count("visible_size", visible_size)
         self.hidden_size = check_count("hidden_size", hidden_size)
-        self.learning_rate = _check_float("learning_rate", learning_rate, 0.0)
+        self.learning_rate = check_real("learning_rate", learning_rate, at_least=0.0)
         if visible_type not in VISIBLE_TYPES:
             raise ValueError(f"visible_type: expected one of {VISIBLE_TYPES}, got {visible_type!r}")
         self.visible_type = visible_type
@@ -119,11 +111,11 @@ class RBM(Module):
         self.persistent = persistent
         self.num_chains = check_count("num_chains", num_chains)
         self.momentum = check_fraction("momentum", momentum, include_high=False)
-        self.weight_decay = _check_float("weight_decay", weight_decay, 0.0)
+        self.weight_decay = check_real("weight_decay", weight_decay, at_least=0.0)
         self.seed = check_seed("seed", seed)
 
         shape = (self.visible_size, self.hidden_size)
-        scale = _check_float("init_std", init_std, 0.0)
+        scale = check_real("init_std", init_std, at_least=0.0)
         self.weights = mx.random.normal(shape, scale=scale, key=mx.random.key(self.seed))
         self.visible_bias = mx.zeros((self.visible_size,))
         self.hidden_bias = mx.zeros((self.hidden_size,))

@@ -37,7 +37,7 @@ from ember_mlx.backend import mx
 from ember_mlx.kernels.dispatch import use_metal
 from ember_mlx.kernels.gibbs import counter_noise, gibbs_chain, gibbs_sweep, kernel_limits
 from ember_mlx.kernels.rng import uniform
-from ember_mlx.nn.neuron_maps.base import check_count
+from ember_mlx.validation import check_count
 
 from .conditionals import hidden_probabilities
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from ember_mlx.backend import mx
 from ember_mlx.nn.module import Module, Parameter
-from ember_mlx.nn.neuron_maps.base import check_count, resolve_seed
 from ember_mlx.ops.stats import percentile
+from ember_mlx.validation import check_count, check_real, resolve_seed
 
 from .lsm import LiquidStateMachine
-from .validation import as_sequences, check_real
+from .validation import as_sequences
 
 
 class LiquidAnomalyDetector(Module):

@@ -6,10 +6,10 @@ from typing import Any
 
 from ember_mlx.backend import mx
 from ember_mlx.nn.module import Module, Parameter
-from ember_mlx.nn.neuron_maps.base import check_count, resolve_seed
+from ember_mlx.validation import check_count, check_real, resolve_seed
 
 from .ridge import ridge_regression
-from .validation import as_sequences, check_real
+from .validation import as_sequences
 
 
 def spectral_radius(matrix: mx.array) -> float:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ember_mlx.backend import mx
-
-from .validation import check_real
+from ember_mlx.validation import check_real
 
 
 def ridge_regression(

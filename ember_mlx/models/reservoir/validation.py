@@ -1,42 +1,12 @@
-"""Argument checks shared by the reservoir models: clear errors naming the argument."""
+"""The sequence-argument check shared by the reservoir models (scalar checks are in
+:mod:`ember_mlx.validation`)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import numpy as np
-
 from ember_mlx.backend import mx
-
-
-def check_real(
-    name: str,
-    value: Any,
-    *,
-    above: float | None = None,
-    at_least: float | None = None,
-    at_most: float | None = None,
-) -> float:
-    """``value`` as a finite float within the given bounds, or a TypeError/ValueError."""
-    low = f"({above}" if above is not None else f"[{at_least}" if at_least is not None else None
-    if low is not None and at_most is not None:
-        expected = f"a float in {low}, {at_most}]"
-    elif above is not None:
-        expected = f"a float > {above}"
-    elif at_least is not None:
-        expected = f"a float >= {at_least}"
-    else:
-        expected = "a finite float"
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected {expected}, got {type(value).__name__} {value!r}")
-    inside = math.isfinite(value)
-    inside = inside and (above is None or value > above)
-    inside = inside and (at_least is None or value >= at_least)
-    inside = inside and (at_most is None or value <= at_most)
-    if not inside:
-        raise ValueError(f"{name}: expected {expected}, got {value}")
-    return float(value)
 
 
 def as_sequences(

@@ -30,9 +30,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ember_mlx.backend import mx, optim
-from ember_mlx.models.reservoir.validation import check_real
 from ember_mlx.nn.module import Module
-from ember_mlx.nn.neuron_maps.base import check_count
+from ember_mlx.validation import check_count, check_real
 
 from .circuit import ResistorLayer
 from .sampling import DISTRIBUTIONS, SAMPLINGS, Noise, on_probability, random_states, sample_states

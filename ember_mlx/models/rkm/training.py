@@ -38,7 +38,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ember_mlx.backend import mx
-from ember_mlx.nn.neuron_maps.base import check_count
+from ember_mlx.validation import check_count
 
 from .sampling import Noise, random_states
 

@@ -21,55 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from ember_mlx.validation import check_count, check_fraction, check_index, resolve_seed
+
 GROUPS = ("sensory", "inter", "command", "motor")
-
-
-def check_count(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int, or a clear error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_fraction(
-    name: str, value: Any, low: float = 0.0, high: float = 1.0, include_high: bool = True
-) -> float:
-    """``value`` as a float in ``[low, high]`` (or ``[low, high)``), or a clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a float, got {type(value).__name__} {value!r}")
-    inside = low <= value <= high if include_high else low <= value < high
-    if not inside:
-        bracket = "]" if include_high else ")"
-        raise ValueError(f"{name}: expected a value in [{low}, {high}{bracket}, got {value}")
-    return float(value)
-
-
-def check_index(name: str, value: Any, size: int, kind: str) -> int:
-    """``value`` as an id in ``[0, size)``, or a clear error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"{name}: expected an int ({kind} id), got {type(value).__name__} {value!r}"
-        )
-    if not 0 <= value < size:
-        raise ValueError(f"{name}: expected {kind} id in [0, {size}), got {value}")
-    return int(value)
-
-
-def check_seed(name: str, value: Any) -> int:
-    """``value`` as a seed in ``[0, 2**32)``, or a clear error naming ``name``."""
-    seed = check_count(name, value, minimum=0)
-    if seed >= 2**32:
-        raise ValueError(f"{name}: expected an int in [0, 2**32), got {seed}")
-    return seed
-
-
-def resolve_seed(seed: Any) -> int:
-    """An int seed for numpy; ``None`` draws a fresh one, which the map then records."""
-    if seed is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    return check_seed("seed", seed)
 
 
 class NeuronMap:

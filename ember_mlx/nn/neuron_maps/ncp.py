@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ember_mlx.nn.neuron_maps.base import NeuronMap, check_count, check_fraction, check_index
+from ember_mlx.nn.neuron_maps.base import NeuronMap
+from ember_mlx.validation import check_count, check_fraction, check_index
 
 
 class NCPMap(NeuronMap):

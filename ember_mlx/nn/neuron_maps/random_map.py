@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ember_mlx.nn.neuron_maps.base import NeuronMap, check_fraction
+from ember_mlx.nn.neuron_maps.base import NeuronMap
 from ember_mlx.nn.spelling import either
+from ember_mlx.validation import check_fraction
 
 
 class RandomMap(NeuronMap):

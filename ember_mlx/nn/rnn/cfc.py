@@ -8,7 +8,7 @@ from typing import Any
 from ember_mlx.backend import mx, nn
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import NeuronMap
-from ember_mlx.nn.rnn.cfc_cell import CfCCell, check_size, load_ncps_state_dict
+from ember_mlx.nn.rnn.cfc_cell import CfCCell, load_ncps_state_dict
 from ember_mlx.nn.rnn.sequence import (
     MixedMemoryCell,
     check_input,
@@ -19,6 +19,7 @@ from ember_mlx.nn.rnn.sequence import (
 )
 from ember_mlx.nn.rnn.wired_cfc import WiredCfCCell
 from ember_mlx.nn.spelling import either
+from ember_mlx.validation import check_count
 
 
 class CfC(Module):
@@ -88,7 +89,7 @@ class CfC(Module):
         hidden_size: int | None = None,
     ):
         super().__init__()
-        self.input_size = check_size("input_size", input_size)
+        self.input_size = check_count("input_size", input_size)
         units = either("units", units, "hidden_size", hidden_size)
         if units is None:
             raise TypeError("units: required, a neuron map or a number of neurons")
@@ -107,7 +108,7 @@ class CfC(Module):
         else:
             self.rnn_cell = CfCCell(
                 input_size,
-                check_size("units", units),
+                check_count("units", units),
                 mode,
                 activation,
                 128 if backbone_units is None else backbone_units,
@@ -120,7 +121,7 @@ class CfC(Module):
         self.mixed_memory = bool(mixed_memory)
         if self.mixed_memory:
             self.lstm = MixedMemoryCell(input_size, self.state_size)
-        self.proj_size = None if proj_size is None else check_size("proj_size", proj_size)
+        self.proj_size = None if proj_size is None else check_count("proj_size", proj_size)
         if proj_size is not None:
             self.fc = nn.Linear(self.output_size, self.proj_size)
 

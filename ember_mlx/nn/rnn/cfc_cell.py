@@ -28,6 +28,7 @@ from ember_mlx.nn.rnn.backbone import (
 )
 from ember_mlx.nn.rnn.bptt import recurrence
 from ember_mlx.nn.rnn.sequence import check_state, prepare_step_timespans, unstack_steps
+from ember_mlx.validation import check_count
 
 MODES = ("default", "pure", "no_gate")
 
@@ -37,13 +38,6 @@ def check_mode(mode: Any) -> str:
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
     return mode
-
-
-def check_size(argument: str, value: Any, minimum: int = 1) -> int:
-    """Return ``value`` if it is an int ``>= minimum``, else raise a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{argument}: expected an int >= {minimum}, got {value!r}")
-    return int(value)
 
 
 class Weights(NamedTuple):
@@ -127,15 +121,15 @@ class CfCCell(Module):
         sparsity_mask: Any = None,
     ):
         super().__init__()
-        self.input_size = check_size("input_size", input_size)
-        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.input_size = check_count("input_size", input_size)
+        self.hidden_size = check_count("hidden_size", hidden_size)
         self.mode = check_mode(mode)
-        self.backbone_layers = check_size("backbone_layers", backbone_layers, minimum=0)
+        self.backbone_layers = check_count("backbone_layers", backbone_layers, minimum=0)
         activation = get_activation(backbone_activation)
         dropout = check_dropout(backbone_dropout)
         heads_in = input_size + hidden_size
         if self.backbone_layers > 0:
-            units = check_size("backbone_units", backbone_units)
+            units = check_count("backbone_units", backbone_units)
             self.backbone = build_backbone(
                 heads_in, units, self.backbone_layers, activation, dropout
             )

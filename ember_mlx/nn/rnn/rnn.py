@@ -28,6 +28,7 @@ from ember_mlx.nn.layers.dense import check_features
 from ember_mlx.nn.layers.dropout import Dropout
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.rnn.sequence import check_input, unstack_steps
+from ember_mlx.validation import check_count
 
 # A recurrent state: the array h, or the pair (h, c) of an LSTM.
 State = Any
@@ -38,12 +39,6 @@ _TORCH_LAYER_NAME = re.compile(r"(weight|bias)_(ih|hh)_l(\d+)")
 def affine(x: Any, weight: Any, bias: Any | None) -> Any:
     """:math:`x W^\\top + b` over the last axis of ``x`` (``b`` may be ``None``)."""
     return x @ weight.T if bias is None else mx.addmm(bias, x, weight.T)
-
-
-def _check_size(owner: str, argument: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{owner}: {argument} must be a positive int, got {value!r}")
-    return value
 
 
 def _torch_arrays(state_dict: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,9 +69,8 @@ class RecurrentCell(Module):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
-        name = type(self).__name__
-        self.input_size = _check_size(name, "input_size", input_size)
-        self.hidden_size = _check_size(name, "hidden_size", hidden_size)
+        self.input_size = check_count("input_size", input_size)
+        self.hidden_size = check_count("hidden_size", hidden_size)
         k = 1 / math.sqrt(hidden_size)
         rows = self.gates * hidden_size
         self.weight_ih = mx.random.uniform(low=-k, high=k, shape=(rows, input_size))
@@ -237,7 +231,7 @@ class RecurrentLayer(Module):
             ("hidden_size", hidden_size),
             ("num_layers", num_layers),
         ]:
-            _check_size(owner, argument, value)
+            check_count(argument, value)
         if (
             isinstance(dropout, bool)
             or not isinstance(dropout, (int, float))

@@ -20,7 +20,7 @@ from ember_mlx.nn.layers.activations import get_activation
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import NeuronMap
 from ember_mlx.nn.rnn.backbone import build_backbone, check_dropout, finish_backbone
-from ember_mlx.nn.rnn.cfc_cell import check_mode, check_size
+from ember_mlx.nn.rnn.cfc_cell import check_mode
 from ember_mlx.nn.rnn.sequence import (
     check_input,
     check_state,
@@ -30,6 +30,7 @@ from ember_mlx.nn.rnn.sequence import (
     unstack_steps,
 )
 from ember_mlx.nn.spelling import either
+from ember_mlx.validation import check_count
 
 
 def unit_strides(stride_length: int | Sequence[int], hidden_size: int) -> np.ndarray:
@@ -109,11 +110,11 @@ class StrideAwareCell(Module):
         sparsity_mask: Any = None,
     ):
         super().__init__()
-        self.input_size = check_size("input_size", input_size)
-        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.input_size = check_count("input_size", input_size)
+        self.hidden_size = check_count("hidden_size", hidden_size)
         self.mode = check_mode(mode)
-        units = check_size("backbone_units", backbone_units)
-        layers = check_size("backbone_layers", backbone_layers)
+        units = check_count("backbone_units", backbone_units)
+        layers = check_count("backbone_layers", backbone_layers)
         if not isinstance(time_scale_factor, numbers.Real) or not time_scale_factor > 0:
             raise ValueError(
                 f"time_scale_factor: expected a positive number, got {time_scale_factor!r}"
@@ -327,7 +328,7 @@ class StrideAwareCfC(Module):
         hidden_size: int | None = None,
     ):
         super().__init__()
-        self.input_size = check_size("input_size", input_size)
+        self.input_size = check_count("input_size", input_size)
         units = either("units", units, "hidden_size", hidden_size)
         if units is None:
             raise TypeError("units: required, a neuron map or a number of neurons")
@@ -346,7 +347,7 @@ class StrideAwareCfC(Module):
         else:
             self.rnn_cell = StrideAwareCell(
                 input_size,
-                check_size("units", units),
+                check_count("units", units),
                 stride_lengths,
                 time_scale_factor,
                 backbone_units=128 if backbone_units is None else backbone_units,
