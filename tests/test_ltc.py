@@ -272,15 +272,31 @@ def _masked_currents(adjacency, v, sigma, mu, w, erev):
 
 
 def _adjacency(kind):
-    if kind == "late_receivers":  # neuron 0 receives nothing: rows are placed by a gather
+    # Where the receivers' rows go: the last neurons, one between two others, or (not
+    # consecutive) through a gather.
+    if kind == "late_receivers":
         return np.array([[0, 1, 1], [0, 0, -1], [0, 1, 0]])
+    if kind == "middle_receiver":
+        return np.array([[0, 1, 0], [0, -1, 0], [0, 1, 0]])
+    if kind == "gapped_receivers":
+        return np.array([[1, 0, 0], [0, 0, -1], [1, 0, 1]])
     neuron_map = MAPS[kind][0]()
     neuron_map.build(MAPS[kind][2])
     return neuron_map.adjacency_matrix
 
 
 @pytest.mark.autodiff
-@pytest.mark.parametrize("kind", ["auto_ncp", "fully_connected", "partial", "late_receivers"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "auto_ncp",
+        "fully_connected",
+        "partial",
+        "late_receivers",
+        "middle_receiver",
+        "gapped_receivers",
+    ],
+)
 def test_synapse_bank_vjp_equals_autodiff(rng, kind):
     """The bank's hand-written vjp equals autodiff of the masked dense sums."""
     adjacency = _adjacency(kind)
@@ -316,7 +332,7 @@ def test_unfold_vjp_equals_autodiff(rng, per_sample, steps):
     fixed = mx.array(rng.uniform(0.5, 2.0, size=(12, 2, columns)).astype(np.float32))
     cm_t = rng.uniform(0.5, 2.0, size=(12, columns if per_sample else 1))
     cm_t = mx.array(cm_t.astype(np.float32))
-    cotangent = mx.array(rng.normal(size=(12, 3 * steps, 5)).astype(np.float32))
+    cotangent = mx.array(rng.normal(size=(12, steps, 5)).astype(np.float32))
     argnums = tuple(range(6))
 
     def loss(unfold):

@@ -16,6 +16,14 @@ from .reductions import sum
 def matmul(a: Any, b: Any, /, *, stream: Any = None) -> Tensor:
     """Matrix product with broadcasting over leading axes, in the operands' promoted dtype."""
     try:
+        if (
+            a.__class__ is Tensor
+            and b.__class__ is Tensor
+            and a.ndim == 3
+            and b.ndim == 3
+            and a.shape[0] == b.shape[0]
+        ):
+            return torch.bmm(a, b)  # torch.matmul's batched path costs ~2 us more per call
         return torch.matmul(a, b)
     except (TypeError, RuntimeError):  # torch multiplies only equal dtypes
         a, b = as_tensor(a), as_tensor(b)

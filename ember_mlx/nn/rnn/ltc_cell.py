@@ -6,10 +6,10 @@ and give the same outputs. What differs is how the synapses are evaluated: ncps 
 (source, neuron) pair and masks the unwired ones, materialising ``(batch, units, units)`` tensors
 in every ODE unfold; here only the wired synapses are computed (:class:`SynapseBank`), and the
 sensory synapses, which do not change within a step, once per step rather than once per unfold.
-Gradients come from hand-written vjps (``mx.custom_function``) that keep, per ODE unfold, only
-the potentials, the denominators and the sigmoids of the neuron synapses (the costliest part to
-recompute) and recompute the rest, a step at a time: half of what autodiff of the same loop
-keeps.
+Gradients come from hand-written vjps (``mx.custom_function``) that keep the potentials and
+denominators of every ODE unfold and the synapse sigmoids (of every unfold for the neuron
+synapses, of every step for the sensory ones), and nothing else: the vjps take every other
+quantity from those, without recomputing an activation.
 """
 
 from __future__ import annotations
@@ -63,31 +63,35 @@ class SynapseBank:
     (the largest in-degree) holding its sources in ascending order, and unused slots get weight
     zero. A call gathers the presynaptic values into an ``(R, D, N)`` block, applies the
     sigmoid there, contracts the slots with one batched matmul against ``[w E, w]``
-    (``(R, 2, D)``), which gives both sums at once, and places the ``R`` rows at their neurons:
-    zero rows appended for the neurons without synapses, then a fixed gather of rows, which is
-    skipped when the receivers are the first ``R`` neurons (as in an NCP, whose motor and
-    command neurons come first). Values are neuron-major (``(sources, N)``, one column per
-    sample), so neither the gather nor the matmul needs a transpose. When every pair is wired,
-    the gather is a broadcast and the placement the identity.
+    (``(R, 2, D)``), which gives both sums at once, and places the ``R`` rows at their neurons
+    (:meth:`place`): added to a range of rows when the receivers are consecutive neurons (an
+    NCP's neuron synapses reach its first neurons, motor and command, its sensory synapses the
+    last ones), otherwise through a fixed gather of rows. Values are neuron-major
+    (``(sources, N)``, one column per sample), so neither the gather nor the matmul needs a
+    transpose. When every pair is wired, the gather is a broadcast.
 
     :attr:`layout` is public: the Metal LTC kernel's host code reads it.
 
-    The gather, sigmoid and contraction are one ``mx.custom_function`` whose vjp recomputes the
-    ``(R, D, N)`` activations instead of keeping them: the backward pass holds only the
-    presynaptic values. :class:`LTCCell` runs the same pieces (:meth:`activations`,
-    :meth:`sums`, then the cotangents) in its own vjp of a step's unfolds, which keeps the
-    sigmoids instead. With
-    :math:`g` the cotangent of the sums and :math:`\dot a = (W^\top g)\,s(1 - s)` that of the
-    sigmoid's argument (:math:`s` the sigmoid, :math:`z = v - \mu`):
+    The gather, sigmoid and contraction are one ``mx.custom_function`` that also returns the
+    ``(R, D, N)`` sigmoids, for its vjp (:class:`LTCCell` calls it once per block of steps, for
+    the sensory synapses, and runs the same pieces in its own vjp of the neuron synapses'
+    unfolds). With :math:`g` the ``(R, 2, N)`` cotangent of the receivers' sums and
+    :math:`\dot a = (W^\top g)\,s(1 - s)` that of the sigmoid's argument (:math:`s` the
+    sigmoid):
 
     .. math::
 
-        \partial W = g\,s^\top, \quad \partial\sigma = \textstyle\sum_n \dot a\,z, \quad
-        \partial\mu = -\sigma \textstyle\sum_n \dot a, \quad
-        \partial v_i = \textstyle\sum_{j} \sigma_{ij}\,\dot a_{ij},
+        \partial W = g\,s^\top, \quad
+        \partial v_i = \textstyle\sum_{j} \sigma_{ij}\,\dot a_{ij}, \quad
+        \partial\sigma = \textstyle\sum_n \dot a\,(v_i - \mu)
+            = \textstyle\sum_n \dot a\,v_i - \mu \sum_n \dot a, \quad
+        \partial\mu = -\sigma \textstyle\sum_n \dot a.
 
-    the last one a second gather, of each source's outgoing slots (padded to the largest
-    out-degree with weight zero), contracted by a batched matmul.
+    :math:`\partial v` gathers :math:`\dot a` at each source's outgoing slots (:meth:`outgoing`,
+    padded to the largest out-degree, the pads weighted zero) and contracts them by a batched
+    matmul; the same block, contracted against :math:`[v_i, 1]`, gives the two column sums
+    of :math:`\partial\sigma` and :math:`\partial\mu` (:meth:`argument_weights_cotangent`), so
+    the differences :math:`v_i - \mu` are never formed in the backward pass.
 
     Args:
         adjacency: ``(sources, units)`` matrix indexed ``[source, destination]``; nonzero
@@ -111,33 +115,45 @@ class SynapseBank:
         used = np.zeros((self.rows, self.slots), dtype=bool)
         used[row, slot] = True
         self.layout = SlotLayout(layout, used, receivers.astype(np.int32))
-        self._placement = None
         self._currents = mx.custom_function(self._currents_forward)
         self._currents.vjp(self._currents_vjp)
-        if self.dense or not self.count:
+        if not self.count:
             return
-        if self.rows < self.units and not np.array_equal(receivers, np.arange(self.rows)):
-            # Row of each neuron's sums in the padded (units + 1)-row block: R is a zero row.
+        # place() adds the rows to a range of neurons, or, unless the receivers are
+        # consecutive, gathers them.
+        self._first = int(receivers[0])
+        self._receiver_slice = slice(self._first, self._first + self.rows)
+        if not np.array_equal(receivers, np.arange(self._first, self._first + self.rows)):
+            self._first = None
+            # Row of each neuron's sums with a zero row R appended.
             placement = np.full(self.units, self.rows, dtype=np.int32)
             placement[receivers] = np.arange(self.rows)
             self._placement = mx.array(placement)
             self._receivers = mx.array(receivers.astype(np.int32))
-        flat_slot = (row * self.slots + slot).astype(np.int32)  # of each synapse, by destination
-        self._parameter_index = mx.array(np.ravel(receivers[:, None] + self.units * layout))
-        self._presynaptic = mx.array(layout.reshape(-1))
-        self._used = mx.array(used.reshape(self.rows, 1, self.slots))
-        # The adjoint of the gather: each source's outgoing slots, padded with slot 0.
+        # The adjoint of the gather: each source's outgoing slots (flat slot indices, padded
+        # with slot 0), and the position of every slot among them (pads: one past the end).
         by_source = np.argsort(sources[order], kind="stable")
         out_degree = np.bincount(sources, minlength=self.sources)
         fanout = int(out_degree.max())
         out_row = sources[order][by_source]
         out_slot = np.arange(self.count) - np.repeat(np.cumsum(out_degree) - out_degree, out_degree)
+        flat_slot = (row * self.slots + slot)[by_source]
         outgoing = np.zeros((self.sources, fanout), dtype=np.int32)
-        outgoing[out_row, out_slot] = flat_slot[by_source]
+        outgoing[out_row, out_slot] = flat_slot
         outgoing_used = np.zeros((self.sources, 1, fanout), dtype=bool)
         outgoing_used[out_row, 0, out_slot] = True
+        position = np.full(self.rows * self.slots, self.sources * fanout, dtype=np.int32)
+        position[flat_slot] = out_row * fanout + out_slot
         self._outgoing = mx.array(outgoing.reshape(-1))
+        self._outgoing_block = (self.sources, fanout, -1)
         self._outgoing_used = mx.array(outgoing_used)
+        self._slot_position = mx.array(position)
+        if self.dense:
+            return
+        self._parameter_index = mx.array(np.ravel(receivers[:, None] + self.units * layout))
+        self._presynaptic = mx.array(layout.reshape(-1))
+        self._block = (self.rows, self.slots, -1)
+        self._used = mx.array(used.reshape(self.rows, 1, self.slots))
 
     def _gather(self, param: Any) -> Any:
         """A ``(sources, units)`` parameter in the ``(R, D)`` layout (pad slots hold any value)."""
@@ -165,108 +181,124 @@ class SynapseBank:
             weight = mx.where(self._used, weight, 0.0)
         return self._gather(sigma)[..., None], self._gather(mu)[..., None], weight
 
-    def currents(self, presynaptic: Any, weights: Any) -> Any:
-        r"""The two synaptic sums of every neuron.
+    def currents(self, presynaptic: Any, weights: Any, base: Any = None) -> Any:
+        r"""The two synaptic sums of every neuron, added to ``base``.
 
         Args:
             presynaptic: ``(sources, N)`` source potentials, one column per sample.
             weights: :meth:`weights` of this pass.
+            base: ``(units, 2, N)`` terms to add the sums to; zeros if ``None``.
 
         Returns:
             ``(units, 2, N)``: ``[:, 0]`` holds :math:`\sum_i a_{ij} E_{ij}` and ``[:, 1]``
-            holds :math:`\sum_i a_{ij}`.
+            holds :math:`\sum_i a_{ij}` (plus ``base``).
         """
+        if base is None:
+            base = mx.zeros((self.units, 2, presynaptic.shape[-1]), dtype=presynaptic.dtype)
         if weights is None:
-            return mx.zeros((self.units, 2, presynaptic.shape[-1]), dtype=presynaptic.dtype)
-        return self._currents(presynaptic, *weights)
+            return base
+        return self.place(self._currents(presynaptic, *weights)[0], self.split(base))
 
-    # The pieces of currents() and of its vjp, on any number N of columns: a backward pass
-    # recomputes the activations of several calls at once, side by side.
+    # The pieces of currents() and of its vjp, on any number N of columns.
 
-    def differences(self, presynaptic: Any, weights: Any) -> Any:
-        """``z = v - mu`` of every slot, ``(R, D, N)`` (arguments as in :meth:`currents`)."""
+    def activations(self, presynaptic: Any, weights: Any) -> Any:
+        """The ``(R, D, N)`` sigmoids ``s = sigmoid(sigma (v - mu))`` of every slot (arguments
+        as in :meth:`currents`)."""
         if self.dense:
             pre = presynaptic[None]
         else:
-            pre = mx.take(presynaptic, self._presynaptic, axis=0)
-            pre = mx.reshape(pre, (self.rows, self.slots, presynaptic.shape[-1]))
-        return pre - weights[1]
-
-    def activations(self, presynaptic: Any, weights: Any) -> tuple[Any, Any]:
-        """:meth:`differences` ``z`` and the sigmoid ``s = sigmoid(sigma z)`` of every slot."""
-        z = self.differences(presynaptic, weights)
-        return z, mx.sigmoid(weights[0] * z)
+            pre = mx.reshape(mx.take(presynaptic, self._presynaptic, axis=0), self._block)
+        return mx.sigmoid(weights[0] * (pre - weights[1]))
 
     def sums(self, s: Any, weights: Any) -> Any:
-        """The ``(units, 2, N)`` sums from the sigmoids ``s`` of :meth:`activations`: the slots
-        contracted against ``[w E, w]``, the rows placed at their neurons."""
-        sums = weights[2] @ s  # (R, 2, N)
-        if self.rows == self.units:
-            return sums
-        # Zero rows for the neurons without synapses: a pad and, unless the receivers come
-        # first, a gather of rows (both far cheaper than a one-hot matmul, forward and back).
-        extra = 1 if self._placement is not None else self.units - self.rows
-        sums = mx.pad(sums, [(0, extra), (0, 0), (0, 0)])
-        return sums if self._placement is None else mx.take(sums, self._placement, axis=0)
+        """The receivers' ``(R, 2, N)`` sums from the sigmoids ``s`` of :meth:`activations`:
+        the slots contracted against ``[w E, w]``."""
+        return weights[2] @ s
 
-    def receiver_rows(self, cotangent: Any) -> Any:
-        """The ``(R, 2, N)`` rows of a ``(units, 2, N)`` cotangent of :meth:`sums` that reach
-        the contraction (the vjp of the placement)."""
-        if self.rows == self.units:
-            return cotangent
-        if self._placement is None:
-            return cotangent[: self.rows]
-        return mx.take(cotangent, self._receivers, axis=0)
+    def split(self, base: Any) -> tuple[Any, ...]:
+        """``base``, ``(units, 2, N)``, cut for :meth:`place` (a solver step cuts its fixed
+        terms once for all its updates): the rows before the receivers', theirs and those
+        after (``None`` where there are none), or ``(base,)`` when a gather places the rows."""
+        if self._first is None:
+            return (base,)
+        start, stop = self._first, self._first + self.rows
+        after = base[stop:] if stop < self.units else None
+        return base[:start] if start else None, base[start:stop], after
 
-    def argument_cotangent(self, rows: Any, slope: Any, weights: Any) -> Any:
-        r"""The ``(R, D, N)`` cotangent :math:`\dot a = (W^\top g)\,s(1 - s)` of every slot's
-        sigmoid argument :math:`\sigma z`, from the :meth:`receiver_rows` ``g`` of the sums'
-        cotangent and the sigmoid's slope ``s (1 - s)``."""
-        return (mx.swapaxes(weights[2], 1, 2) @ rows) * slope
+    def place(self, rows: Any, parts: tuple[Any, ...]) -> Any:
+        """The :meth:`split` ``base`` plus the receivers' :meth:`sums` ``rows`` at their
+        neurons, ``(units, 2, N)`` (both cheaper than a one-hot matmul, forward and back)."""
+        if self._first is None:
+            zero = mx.zeros((1, *rows.shape[1:]), dtype=rows.dtype)
+            return parts[0] + mx.take(mx.concatenate([rows, zero]), self._placement, axis=0)
+        before, receivers, after = parts
+        placed = receivers + rows
+        if before is not None:
+            return mx.concatenate([before, placed] if after is None else [before, placed, after])
+        return placed if after is None else mx.concatenate([placed, after])
+
+    def receiver_rows(self, x: Any, axis: int = 0) -> Any:
+        """The ``R`` rows, along ``axis`` (the neurons' axis), that belong to the receivers, in
+        row order: for a cotangent of :meth:`place`, the vjp of the placement."""
+        if self._first is None:
+            return mx.take(x, self._receivers, axis=axis)
+        if self.rows == self.units:
+            return x
+        return x[(slice(None),) * axis + (self._receiver_slice,)]
+
+    def outgoing(self, values: Any) -> Any:
+        """``(R, D, N)`` values of the slots gathered at their sources: ``(sources, fan-out,
+        N)``, row ``i`` holding the slots of the synapses out of source ``i`` (pads repeat slot
+        0, which :meth:`outgoing_scale` weighs zero and :meth:`slot_totals` never reads)."""
+        flat = mx.reshape(values, (self.rows * self.slots, -1))
+        return mx.reshape(mx.take(flat, self._outgoing, axis=0), self._outgoing_block)
 
     def outgoing_scale(self, sigma: Any) -> Any:
-        """What :meth:`presynaptic_cotangent` weighs each source's outgoing slots by: their
-        ``sigma``, ``(sources, 1, fan-out)`` with zeros in the pad slots."""
-        if self.dense:
-            return sigma
+        r"""The ``(sources, 1, fan-out)`` ``sigma`` of every source's :meth:`outgoing` slots,
+        zero on the pads: ``scale @ outgoing(d_argument)`` is the presynaptic cotangent
+        :math:`\sum_j \sigma_{ij} \dot a_{ij}`."""
         scale = mx.take(mx.reshape(sigma, (-1,)), self._outgoing)
         return mx.where(self._outgoing_used, mx.reshape(scale, (self.sources, 1, -1)), 0.0)
 
-    def presynaptic_cotangent(self, d_argument: Any, scale: Any) -> Any:
-        r"""The ``(sources, N)`` cotangent :math:`\sum_j \sigma_{ij} \dot a_{ij}` of the
-        presynaptic values, from the :meth:`argument_cotangent`."""
-        if self.dense:
-            return mx.sum(scale * d_argument, axis=0)
-        columns = d_argument.shape[-1]
-        flat = mx.reshape(d_argument, (self.rows * self.slots, columns))
-        outgoing = mx.take(flat, self._outgoing, axis=0)
-        outgoing = mx.reshape(outgoing, (self.sources, -1, columns))
-        return mx.reshape(scale @ outgoing, (self.sources, columns))
+    def slot_totals(self, totals: Any) -> Any:
+        """``(sources, k, fan-out)`` values of the :meth:`outgoing` slots back in the layout:
+        ``(R, D, k)``, zero on the pad slots."""
+        k = totals.shape[1]
+        flat = mx.reshape(mx.swapaxes(totals, 1, 2), (-1, k))
+        flat = mx.concatenate([flat, mx.zeros((1, k), dtype=flat.dtype)])
+        return mx.reshape(mx.take(flat, self._slot_position, axis=0), (self.rows, self.slots, k))
 
-    def weights_cotangent(
-        self, rows: Any, z: Any, s: Any, d_argument: Any, weights: Any
-    ) -> tuple[Any, Any, Any]:
-        r"""The cotangents of :meth:`weights`, summed over the columns:
-        :math:`\partial W = g s^\top`, :math:`\partial\sigma = \sum \dot a z`,
-        :math:`\partial\mu = -\sigma \sum \dot a`."""
-        sigma = weights[0]
-        d_sigma = mx.sum(d_argument * z, axis=-1, keepdims=True)
-        d_mu = -sigma * mx.sum(d_argument, axis=-1, keepdims=True)
-        return d_sigma, d_mu, rows @ mx.swapaxes(s, 1, 2)
+    def argument_weights_cotangent(self, totals: Any, weights: Any) -> tuple[Any, Any]:
+        r"""The cotangents of :meth:`weights`' ``sigma`` and ``mu``,
+        :math:`\partial\sigma = \sum_n \dot a\,v_i - \mu \sum_n \dot a` and
+        :math:`\partial\mu = -\sigma \sum_n \dot a`, from ``totals``, the ``(sources, 2,
+        fan-out)`` products ``[v, 1] @ outgoing(d_argument)^T`` (summed over any number of
+        calls), :math:`\dot a` being the cotangent of the sigmoid's argument."""
+        sums = self.slot_totals(totals)
+        return sums[..., :1] - weights[1] * sums[..., 1:], -weights[0] * sums[..., 1:]
 
-    def _currents_forward(self, presynaptic: Any, sigma: Any, mu: Any, weight: Any) -> Any:
+    def _currents_forward(
+        self, presynaptic: Any, sigma: Any, mu: Any, weight: Any
+    ) -> tuple[Any, Any]:
+        """The receivers' :meth:`sums`, and the sigmoids for the vjp."""
         weights = (sigma, mu, weight)
-        return self.sums(self.activations(presynaptic, weights)[1], weights)
+        s = self.activations(presynaptic, weights)
+        return self.sums(s, weights), s
 
     def _currents_vjp(
-        self, primals: tuple[Any, ...], cotangent: Any, output: Any
+        self, primals: tuple[Any, ...], cotangents: Any, outputs: Any
     ) -> tuple[Any, Any, Any, Any]:
         presynaptic, *weights = primals
-        z, s = self.activations(presynaptic, weights)
-        rows = self.receiver_rows(cotangent)
-        d_argument = self.argument_cotangent(rows, s * (1.0 - s), weights)
-        d_pre = self.presynaptic_cotangent(d_argument, self.outgoing_scale(weights[0]))
-        return d_pre, *self.weights_cotangent(rows, z, s, d_argument, weights)
+        rows, s = cotangents[0], outputs[1]  # (R, 2, N), and the sigmoids (R, D, N)
+        product = (mx.swapaxes(weights[2], 1, 2) @ rows) * s
+        outgoing = self.outgoing(product - product * s)  # the sigmoid arguments' cotangent
+        d_pre = mx.reshape(self.outgoing_scale(weights[0]) @ outgoing, presynaptic.shape)
+        with_ones = mx.stack([presynaptic, mx.ones_like(presynaptic)], axis=1)
+        totals = with_ones @ mx.swapaxes(outgoing, 1, 2)
+        # s @ rows^T, transposed: the long column axis is contiguous in both operands, which
+        # makes the batched matmul about twice as fast as rows @ s^T.
+        d_weight = mx.swapaxes(s @ mx.swapaxes(rows, 1, 2), 1, 2)
+        return d_pre, *self.argument_weights_cotangent(totals, weights), d_weight
 
 
 def _check_mapping(name: str, value: Any) -> str:
@@ -456,7 +488,8 @@ class LTCCell(Module):
         cm_t = cm / ((1.0 if ts is None else ts) / self.ode_unfolds)
         leak_den = cm_t + leak_den
         leak = mx.stack([mx.broadcast_to(leak_num, leak_den.shape), leak_den], axis=1)
-        return self._sensory_synapses.currents(u, sensory_weights) + leak, cm_t
+        leak = mx.broadcast_to(leak, (self.units, 2, u.shape[-1]))
+        return self._sensory_synapses.currents(u, sensory_weights, leak), cm_t
 
     def step(self, u: Any, v: Any, ts: Any, prepared: tuple[Any, ...]) -> Any:
         """One step, neuron-major (one column per sample) as the solver runs.
@@ -487,10 +520,7 @@ class LTCCell(Module):
         """
         synapse_weights = prepared[4]
         unfold = self._unfold if synapse_weights is None else self._unfold_with_vjp
-        trajectory = unfold(v, fixed, cm_t, *(synapse_weights or ()))[0]
-        units, updates, batch = trajectory.shape
-        steps = updates // self.ode_unfolds
-        return mx.reshape(trajectory, (units, steps, self.ode_unfolds, batch))[:, :, -1]
+        return unfold(v, fixed, cm_t, *(synapse_weights or ()))[0]
 
     def _unfold(self, v: Any, fixed: Any, cm_t: Any, *synapse_weights: Any) -> tuple[Any, ...]:
         r"""The solver updates of ``K`` consecutive steps (the math of the class docstring):
@@ -506,9 +536,9 @@ class LTCCell(Module):
             synapse_weights: The neuron synapses' :meth:`SynapseBank.weights`, or nothing.
 
         Returns:
-            ``(units, K * ode_unfolds, N)`` potentials after each update and the denominators
-            of the updates, then each update's ``(R, D, N)`` synapse sigmoids (none without
-            synapses): the vjp reuses all but the first.
+            The ``(units, K, N)`` potentials after each step, then what the vjp reuses: the
+            ``(K * ode_unfolds, units, N)`` denominators and potentials after each update, and
+            each update's ``(R, D, N)`` synapse sigmoids (none without synapses).
         """
         bank = self._synapses
         columns = v.shape[-1]
@@ -518,15 +548,19 @@ class LTCCell(Module):
         for k in range(steps):
             step_fixed = fixed[..., k * columns : (k + 1) * columns] if steps > 1 else fixed
             step_cm_t = cm_t[:, k * columns : (k + 1) * columns] if per_step_cm_t else cm_t
+            parts = bank.split(step_fixed) if synapse_weights else None
             for _ in range(self.ode_unfolds):
                 terms = step_fixed
                 if synapse_weights:
-                    sigmoids.append(bank.activations(v, synapse_weights)[1])
-                    terms = terms + bank.sums(sigmoids[-1], synapse_weights)
-                denominators.append(terms[:, 1])
-                v = (step_cm_t * v + terms[:, 0]) / denominators[-1]
+                    s = bank.activations(v, synapse_weights)
+                    terms = bank.place(bank.sums(s, synapse_weights), parts)
+                    sigmoids.append(s)
+                den = terms[:, 1]
+                v = (step_cm_t * v + terms[:, 0]) / den
+                denominators.append(den)
                 trajectory.append(v)
-        return mx.stack(trajectory, axis=1), mx.stack(denominators, axis=1), *sigmoids
+        finals = mx.stack(trajectory[self.ode_unfolds - 1 :: self.ode_unfolds], axis=1)
+        return finals, mx.stack(denominators), mx.stack(trajectory), *sigmoids
 
     def _unfold_vjp(
         self, primals: tuple[Any, ...], cotangents: Any, outputs: Any
@@ -534,69 +568,71 @@ class LTCCell(Module):
         r"""The vjp of :meth:`_unfold`, back through the updates from the last.
 
         The forward pass keeps the potentials after each update, the denominators and the
-        synapse sigmoids (the costliest part to recompute). The vjp runs back a step at a time
-        (blocks of ``ode_unfolds`` updates, which stay in the cache); the differences :math:`z`
-        of a step's updates are recomputed at once, in an ``(R, D, ode_unfolds * N)`` block
-        (column block :math:`j` for update :math:`j`, from the potentials it started from).
-        Then, from the last update back, with :math:`\bar v'` the cotangent of an update's
-        result :math:`v'` and :math:`\bar t = \bar v' / \mathrm{den}`: the numerator and
-        denominator get :math:`\bar t` and :math:`-\bar t\,v'`, :math:`\tilde c` gets
-        :math:`\bar t\,v`, and :math:`v` gets :math:`\bar t\,\tilde c` plus what flows back
-        through the synapses (:meth:`SynapseBank.presynaptic_cotangent`). Only that recursion
-        runs update by update: the other cotangents are taken once per step, over all its
-        updates (``fixed`` and ``cm_t`` summed over them), and the synapse weights' summed over
-        the steps. Only the potentials' cotangent is used: the other outputs are there for the
-        vjp's sake alone.
+        synapse sigmoids (the costliest part to recompute). With :math:`\bar v'` the cotangent
+        of an update's result :math:`v'` and :math:`\bar t = \bar v' / \mathrm{den}`, the
+        numerator and denominator get :math:`\bar t` and :math:`-\bar t\,v'`, :math:`\tilde c`
+        gets :math:`\bar t\,v`, and :math:`v` gets :math:`\bar t\,\tilde c` plus what flows back
+        through the synapses: with :math:`g = \bar t\,[1, -v']` on the receivers' rows (the
+        sums' cotangent), the sigmoid arguments get :math:`\dot a = (W^\top g)\,s(1 - s)` and
+        the potentials :math:`\sum_j \sigma_{ij}\dot a_{ij}` (:class:`SynapseBank`). Only that
+        recursion runs update by update, on ``(units, 1, N)`` potentials so that no reshape
+        sits in it; each update also yields its share of the weights' cotangents in the
+        smallest form each has, :math:`g\,s^\top` (``(R, 2, D)``) and, at the outgoing slots,
+        :math:`\sum_n [v_i, 1]\,\dot a` (:meth:`SynapseBank.argument_weights_cotangent`),
+        summed at the end, where those of ``fixed`` and ``cm_t`` are taken for all updates at
+        once. Only the cotangent of the steps' potentials is used: the other outputs are there
+        for the vjp's sake alone.
         """
         v, fixed, cm_t, *weights = primals
-        trajectory, den, *sigmoids = outputs
+        _, den, after, *sigmoids = outputs  # den, after: (updates, units, N)
         bank = self._synapses
-        units, updates, columns = trajectory.shape
+        updates, units, columns = den.shape
         unfolds = self.ode_unfolds
         steps = updates // unfolds
         per_step_cm_t = cm_t.shape[-1] != 1
-        negated = -trajectory
         scale = bank.outgoing_scale(weights[0])
-        cotangent = cotangents[0]
-        d_v = cotangent[:, -1]
-        d_fixed, d_cm_t, d_weights = [], [], None
-        for k in reversed(range(steps)):
-            first = k * unfolds
-            step_cm_t = cm_t[:, k * columns : (k + 1) * columns] if per_step_cm_t else cm_t
-            start = v[:, None] if k == 0 else trajectory[:, first - 1 : first]
-            incoming = mx.concatenate([start, trajectory[:, first : first + unfolds - 1]], axis=1)
-            incoming = mx.reshape(incoming, (units, unfolds * columns))
-            s = mx.concatenate(sigmoids[first : first + unfolds], axis=-1)
-            slopes = mx.split(s * (1.0 - s), unfolds, axis=-1)
-            d_tops, d_arguments = [], []
-            for j in reversed(range(unfolds)):
-                m = first + j
-                d_top = d_v / den[:, m]
-                rows = bank.receiver_rows(mx.stack([d_top, d_top * negated[:, m]], axis=1))
-                d_arguments.append(bank.argument_cotangent(rows, slopes[j], weights))
-                d_v = d_top * step_cm_t + bank.presynaptic_cotangent(d_arguments[-1], scale)
-                if m:
-                    d_v = d_v + cotangent[:, m - 1]
-                d_tops.append(d_top)
-            d_top = mx.stack(d_tops[::-1], axis=1)  # (units, unfolds, N)
-            d_terms = mx.stack([d_top, d_top * negated[:, first : first + unfolds]], axis=1)
-            d_fixed.append(mx.sum(d_terms, axis=2))
-            d_terms = mx.reshape(d_terms, (units, 2, unfolds * columns))
-            d_step_cm_t = mx.reshape(d_terms[:, 0] * incoming, (units, unfolds, columns))
-            d_cm_t.append(mx.sum(d_step_cm_t, axis=1))
-            z = bank.differences(incoming, weights)
-            d_argument = mx.concatenate(d_arguments[::-1], axis=-1)
-            d_step = bank.weights_cotangent(bank.receiver_rows(d_terms), z, s, d_argument, weights)
-            d_weights = (
-                d_step
-                if d_weights is None
-                else [a + b for a, b in zip(d_weights, d_step, strict=True)]
-            )
-        d_fixed = mx.concatenate(d_fixed[::-1], axis=-1)
-        d_cm_t = mx.concatenate(d_cm_t[::-1], axis=-1)
-        if not per_step_cm_t:  # one step length for the whole batch and block
-            d_cm_t = mx.sum(d_cm_t, axis=-1, keepdims=True)
-        return d_v, d_fixed, d_cm_t, *d_weights
+        transposed = mx.contiguous(mx.swapaxes(weights[2], 1, 2))  # (R, D, 2)
+        # What each update reads, set out once: [v, 1] of the potentials it starts from, for
+        # the totals, and [1, -v'] of the receivers' results, which times t is g.
+        before = mx.concatenate([mx.expand_dims(v, 0), after[:-1]])
+        with_ones = list(mx.stack([before, mx.ones_like(before)], axis=2))
+        received = bank.receiver_rows(after, axis=1)
+        received = list(mx.stack([mx.ones_like(received), -received], axis=2))
+        dens = list(mx.expand_dims(den, 2))
+        cotangent = mx.expand_dims(cotangents[0], 2)  # (units, steps, 1, N)
+        cm_t = mx.expand_dims(cm_t, 1)
+        d_v = None
+        d_tops, totals, d_weight = [], [], []
+        for m in reversed(range(updates)):
+            if m % unfolds == unfolds - 1:  # the last update of step k
+                k = m // unfolds
+                d_v = cotangent[:, k] if d_v is None else d_v + cotangent[:, k]
+                step_cm_t = cm_t[..., k * columns : (k + 1) * columns] if per_step_cm_t else cm_t
+            s = sigmoids[m]
+            d_top = d_v / dens[m]  # (units, 1, N)
+            g = received[m] * bank.receiver_rows(d_top)  # (R, 2, N)
+            product = (transposed @ g) * s
+            outgoing = bank.outgoing(product - product * s)  # the sigmoid arguments' cotangent
+            d_v = d_top * step_cm_t + scale @ outgoing
+            # Both products in the layouts that keep the batched matmuls fast.
+            totals.append(with_ones[m] @ mx.swapaxes(outgoing, 1, 2))  # (units, 2, fan-out)
+            d_weight.append(g @ mx.swapaxes(s, 1, 2))  # (R, 2, D)
+            d_tops.append(d_top)
+        by_step = (steps, unfolds, units, columns)
+        d_top = mx.reshape(mx.stack(d_tops[::-1]), by_step)
+        d_num = mx.sum(d_top, axis=1)  # (steps, units, N)
+        d_den = -mx.sum(d_top * mx.reshape(after, by_step), axis=1)
+        d_fixed = mx.transpose(mx.stack([d_num, d_den], axis=2), (1, 2, 0, 3))
+        d_fixed = mx.reshape(d_fixed, (units, 2, steps * columns))
+        d_cm_t = mx.sum(d_top * mx.reshape(before, by_step), axis=1)
+        if per_step_cm_t:
+            d_cm_t = mx.reshape(mx.swapaxes(d_cm_t, 0, 1), (units, steps * columns))
+        else:  # one step length for the whole batch and block
+            d_cm_t = mx.sum(d_cm_t, axis=(0, 2))[:, None]
+        totals = mx.sum(mx.stack(totals), axis=0)
+        d_weight = mx.sum(mx.stack(d_weight), axis=0)
+        d_sigma, d_mu = bank.argument_weights_cotangent(totals, weights)
+        return mx.reshape(d_v, (units, columns)), d_fixed, d_cm_t, d_sigma, d_mu, d_weight
 
     def readout(self, state: Any) -> Any:
         """The cell's output: the motor neurons' potentials, mapped by ``output_mapping``.
