@@ -101,8 +101,10 @@ def recurrence(
             carries.append(carry)
             saved.append(kept)
         # One stacked output rather than one per step: the caller stacks them anyway, and the
-        # vjp then gets one cotangent array instead of a list of slices.
-        return mx.stack(hs), carries, saved
+        # vjp then gets one cotangent array instead of a list of slices. The carries and saved
+        # arrays go out as one tuple of steps per component: a flat tree, which the mirrors
+        # take apart and rebuild with a node per component rather than per step.
+        return mx.stack(hs), tuple(zip(*carries, strict=True)), tuple(zip(*saved, strict=True))
 
     @run.vjp
     def run_vjp(primals, cotangents, outputs):
@@ -113,10 +115,11 @@ def recurrence(
         steps = hs.shape[0]
         dzs, grads = [None] * steps, None
         # Only the last carry leaves recurrence(): the others' cotangents are zero.
-        dh, dcarry = dhs[-1], dcarries[-1]
+        dh, dcarry = dhs[-1], _step(dcarries, -1)
         for t in reversed(range(steps)):
-            incoming = carries[t - 1] if t > 0 else carry0
-            dzs[t], dcarry, grads = cell.backward(dh, dcarry, incoming, saved[t], params, grads)
+            incoming = _step(carries, t - 1) if t > 0 else carry0
+            kept = _step(saved, t)
+            dzs[t], dcarry, grads = cell.backward(dh, dcarry, incoming, kept, params, grads)
             dh = dzs[t] @ recurrent if t == 0 else mx.addmm(dhs[t - 1], dzs[t], recurrent)
         dz = mx.concatenate(dzs, axis=0)
         previous = mx.reshape(mx.concatenate([mx.expand_dims(h0, 0), hs[:-1]]), (-1, h0.shape[-1]))
@@ -129,4 +132,10 @@ def recurrence(
         )
 
     hs, carries, _ = run(projected, h, carry, recurrent_t, params)
-    return hs, carries[-1]
+    return hs, _step(carries, -1)
+
+
+def _step(components: tuple[Any, ...], t: int) -> tuple[Any, ...]:
+    """Step ``t`` of per-component sequences of arrays (``recurrence``'s carries and saved
+    arrays)."""
+    return tuple(steps[t] for steps in components)
