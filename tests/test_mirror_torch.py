@@ -327,7 +327,7 @@ def test_custom_function_keeps_a_nested_output_tree_as_mlx():
 
         @m.custom_function
         def f(x, y):
-            return [x * y, (x + y, m.sin(x))]
+            return [x * y, (x + y, m.sin(x)), [x - y, x]]
 
         @f.vjp
         def f_vjp(primals, cotangents, outputs):
@@ -341,7 +341,10 @@ def test_custom_function_keeps_a_nested_output_tree_as_mlx():
 
     (out, seen, grads), (ref_out, ref_seen, ref_grads) = run(mx), run(mlx)
     assert type(out) is type(ref_out) is list and type(out[1]) is type(ref_out[1]) is tuple
-    for a, b in zip([out[0], *out[1]], [ref_out[0], *ref_out[1]], strict=True):
+    assert type(out[2]) is type(ref_out[2]) is list
+    for a, b in zip(
+        [out[0], *out[1], *out[2]], [ref_out[0], *ref_out[1], *ref_out[2]], strict=True
+    ):
         np.testing.assert_allclose(N(a), np.array(b), rtol=1e-6)
     assert type(seen["cotangents"]) is type(ref_seen["cotangents"])
     for a, b in zip(grads, ref_grads, strict=True):
