@@ -291,6 +291,11 @@ case(
 # products
 case("matmul", lambda m: m.matmul(m.array(X), m.array(Y.T)))
 case("matmul[batch]", lambda m: m.matmul(m.array(X3), m.array(X.T)))
+case("matmul[equal batches]", lambda m: m.matmul(m.array(X3), m.array(X3.transpose(0, 2, 1))))
+case(
+    "matmul[equal batches, mixed dtypes]",
+    lambda m: m.matmul(m.array(X3), m.array(X3.transpose(0, 2, 1).astype(np.float16))),
+)
 case("matmul[vector]", lambda m: m.matmul(m.array(V), m.array(W)))
 case("addmm", lambda m: m.addmm(m.array(V[:3]), m.array(X), m.array(Y.T[:, :3])))
 case("addmm[scaled]", lambda m: m.addmm(m.array(X[:, :3]), m.array(X), m.array(Y.T), 0.5, 2.0))
