@@ -33,7 +33,8 @@ def check_input(x: Any, input_size: int) -> tuple[int, int]:
 
     Raises:
         ValueError: If ``x`` is not an array of that shape, or, where arrays are eager and on
-            the host (numpy, torch on the CPU: one reduction and a scalar read), if it holds NaN.
+            the host (numpy, torch on the CPU: one sum and a scalar read, which a NaN makes
+            NaN), if it holds NaN.
             A lazy MLX input is not evaluated here, nor is a GPU tensor read back every step.
     """
     shape = tuple(getattr(x, "shape", ()))
@@ -43,7 +44,8 @@ def check_input(x: Any, input_size: int) -> tuple[int, int]:
             f"x: expected shape (batch, steps, {input_size}) with steps >= 1, got {given}"
         )
     on_host = get_backend() != "mlx" and mx.default_device() == mx.cpu
-    if on_host and mx.any(mx.isnan(x)).item():
+    # The sum is finite unless x holds NaN or infinities (or overflows): only then look closer.
+    if on_host and not mx.isfinite(mx.sum(x)).item() and mx.any(mx.isnan(x)).item():
         first = tuple(int(i) for i in np.argwhere(np.isnan(to_numpy(x)))[0])
         raise ValueError(
             f"x: expected numbers, got NaN (the first at batch, step, feature {first})"
