@@ -150,10 +150,6 @@ def launch_config(
     }
 
 
-def _split_steps(x: Any) -> list[Any]:
-    return [mx.squeeze(part, 0) for part in mx.split(x, x.shape[0], axis=0)]
-
-
 def _with_reference_vjp(
     forward: Callable[..., tuple[Any, Any]],
     reference: Callable[..., tuple[Any, Any]],
@@ -266,7 +262,7 @@ def run_wired_cfc_kernel(
     all_outputs: bool,
     *,
     threadgroup_width: int | None = None,
-) -> tuple[list[Any], Any]:
+) -> tuple[Any, Any]:
     """:func:`wired_cfc_scan` through a kernel built from :func:`cfc_kernel_spec`.
 
     ``kernel`` is ``mx.fast.metal_kernel(**cfc_kernel_spec())`` on Metal or
@@ -327,11 +323,9 @@ def run_wired_cfc_kernel(
     def reference(*args: Any) -> tuple[Any, Any]:
         projected, h, hidden_t, ts, pure_weights = unpack(args)
         scan_weights = weights._replace(hidden_t=hidden_t, pure=pure_weights)
-        ys, h_last = cell.scan_projected(projected, h, ts, scan_weights, all_outputs)
-        return mx.stack(ys), h_last
+        return cell.scan_projected(projected, h, ts, scan_weights, all_outputs)
 
-    y, h_last = _with_reference_vjp(forward, reference, arrays)
-    return _split_steps(y), h_last
+    return _with_reference_vjp(forward, reference, arrays)
 
 
 def wired_cfc_scan(
@@ -343,7 +337,7 @@ def wired_cfc_scan(
     all_outputs: bool,
     *,
     use_kernel: bool | None = None,
-) -> tuple[list[Any], Any]:
+) -> tuple[Any, Any]:
     """Run a wired CfC cell over a projected, time-major sequence.
 
     Args:
@@ -360,8 +354,9 @@ def wired_cfc_scan(
             :mod:`ember_mlx.kernels.dispatch`). Default: ``None``.
 
     Returns:
-        tuple(list, array): the ``(batch, output_size)`` outputs and the final state, as
-        :meth:`WiredCfCCell.scan_projected` returns them.
+        tuple(array, array): the outputs, time-major ``(steps, batch, output_size)`` (one step
+        if not ``all_outputs``), and the final state, as :meth:`WiredCfCCell.scan_projected`
+        returns them.
     """
     _validate_cfc(cell, projected, h, timespans, weights)
     unsupported = _cfc_unsupported(cell, projected, h, timespans, weights)

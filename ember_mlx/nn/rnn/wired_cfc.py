@@ -195,14 +195,14 @@ class WiredCfCCell(Module):
         """
         weights = self.wave_weights(constant_ts)
         projected = x @ weights.input_t + weights.input_bias
-        outputs, h = wired_cfc_scan(self, projected, h, timespans, weights, all_outputs)
-        return mx.stack(outputs), h
+        return wired_cfc_scan(self, projected, h, timespans, weights, all_outputs)
 
     def scan_projected(
         self, projected: Any, h: Any, timespans: Any, weights: WaveWeights, all_outputs: bool
-    ) -> tuple[list[Any], Any]:
+    ) -> tuple[Any, Any]:
         """The recurrence of :meth:`scan` in ``mx`` ops, from the projected input
-        ``(steps, batch, heads * units)`` and the weights of :meth:`wave_weights`.
+        ``(steps, batch, heads * units)`` and the weights of :meth:`wave_weights`; returns the
+        time-major outputs and the final state, as :meth:`scan`.
 
         The layers run as a wavefront: in wave :math:`w` layer :math:`l` does step
         :math:`w - l`, whose input, layer :math:`l - 1`'s step :math:`w - l`, came out of wave
@@ -240,7 +240,7 @@ class WiredCfCCell(Module):
             h = new
             if w >= n_layers - 1 and (all_outputs or w == waves - 1):
                 outputs.append(self.output(h))
-        return outputs, h
+        return mx.stack(outputs), h
 
     def wave_weights(self, constant_ts: float | None) -> WaveWeights:
         """The block matrices of :meth:`scan`, from every layer's :meth:`CfCCell.prepare`.
