@@ -246,6 +246,14 @@ class SynapseBank:
             return x
         return x[(slice(None),) * axis + (self._receiver_slice,)]
 
+    def argument_cotangent(self, rows: Any, s: Any, weight_t: Any) -> Any:
+        r"""The cotangent :math:`\dot a = (W^\top g)\,s(1 - s)` of the sigmoids' arguments,
+        from the ``(R, 2, N)`` cotangent ``rows`` of the receivers' sums, the ``(R, D, N)``
+        sigmoids ``s`` and ``weight_t``, :meth:`weights`' ``weight`` as ``(R, D, 2)``, gathered
+        at the sources (:meth:`outgoing`)."""
+        product = (weight_t @ rows) * s
+        return self.outgoing(product - product * s)
+
     def outgoing(self, values: Any) -> Any:
         """``(R, D, N)`` values of the slots gathered at their sources: ``(sources, fan-out,
         N)``, row ``i`` holding the slots of the synapses out of source ``i`` (pads repeat slot
@@ -290,8 +298,7 @@ class SynapseBank:
     ) -> tuple[Any, Any, Any, Any]:
         presynaptic, *weights = primals
         rows, s = cotangents[0], outputs[1]  # (R, 2, N), and the sigmoids (R, D, N)
-        product = (mx.swapaxes(weights[2], 1, 2) @ rows) * s
-        outgoing = self.outgoing(product - product * s)  # the sigmoid arguments' cotangent
+        outgoing = self.argument_cotangent(rows, s, mx.swapaxes(weights[2], 1, 2))
         d_pre = mx.reshape(self.outgoing_scale(weights[0]) @ outgoing, presynaptic.shape)
         with_ones = mx.stack([presynaptic, mx.ones_like(presynaptic)], axis=1)
         totals = with_ones @ mx.swapaxes(outgoing, 1, 2)
@@ -611,8 +618,7 @@ class LTCCell(Module):
             s = sigmoids[m]
             d_top = d_v / dens[m]  # (units, 1, N)
             g = received[m] * bank.receiver_rows(d_top)  # (R, 2, N)
-            product = (transposed @ g) * s
-            outgoing = bank.outgoing(product - product * s)  # the sigmoid arguments' cotangent
+            outgoing = bank.argument_cotangent(g, s, transposed)
             d_v = d_top * step_cm_t + scale @ outgoing
             # Both products in the layouts that keep the batched matmuls fast.
             totals.append(with_ones[m] @ mx.swapaxes(outgoing, 1, 2))  # (units, 2, fan-out)
