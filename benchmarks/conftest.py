@@ -17,10 +17,30 @@ rounds, the measure least disturbed by other work on the machine.
 
 from collections import defaultdict
 
+import numpy as np
 import pytest
+from sequence_timing import BATCH, FEATURES, STEPS
 
 # group -> [(test name, fastest round in seconds, is the reference)]
 _TIMES: dict[str, list[tuple[str, float, bool]]] = defaultdict(list)
+
+
+@pytest.fixture(scope="module")
+def sequence_inputs():
+    """The recurrent benchmarks' input, ``(BATCH, STEPS, FEATURES)`` standard normals."""
+    return np.random.default_rng(0).normal(size=(BATCH, STEPS, FEATURES)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Both sides of a recurrent benchmark run torch single-threaded, which keeps the ratio
+    steady on a busy machine (at these sizes a second thread saves little)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def pytest_configure(config):

@@ -25,12 +25,23 @@ import pytest
 import torch
 from ncps.torch import CfC as NcpsCfC
 from ncps.wirings import AutoNCP
+from sequence_timing import (
+    BATCH,
+    FEATURES,
+    STEPS,
+    time_ember_forward,
+    time_ember_forward_backward,
+    time_torch_forward,
+    time_torch_forward_backward,
+)
 
 from ember_mlx.backend import get_backend, mx, nn
 from ember_mlx.nn import AutoNCPMap
 from ember_mlx.nn.rnn.cfc import CfC
 
-BATCH, STEPS, FEATURES, UNITS, MOTOR = 64, 100, 32, 64, 8
+UNITS, MOTOR = 64, 8
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 CASES = {
     "CfC(32, 64)": lambda: (NcpsCfC(FEATURES, UNITS), CfC(FEATURES, UNITS)),
@@ -39,21 +50,6 @@ CASES = {
         CfC(FEATURES, AutoNCPMap(UNITS, MOTOR)),
     ),
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Both sides run torch single-threaded, which keeps the ratio steady on a busy machine
-    (at these sizes a second thread saves little)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def inputs():
-    return np.random.default_rng(0).normal(size=(BATCH, STEPS, FEATURES)).astype(np.float32)
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -65,61 +61,32 @@ def models(request):
 
 
 @pytest.mark.reference
-def test_ncps_forward(benchmark, models, inputs):
+def test_ncps_forward(benchmark, models, sequence_inputs):
     case, model, _ = models
     benchmark.group = f"{case} forward"
-    x = torch.from_numpy(inputs)
-
-    def forward():
-        with torch.no_grad():
-            return model(x)[0]
-
-    y = benchmark.pedantic(forward, rounds=7, warmup_rounds=1)
+    y = time_torch_forward(benchmark, model, sequence_inputs, 7)
     assert y.shape[:2] == (BATCH, STEPS)
 
 
-def test_ember_mlx_forward(benchmark, models, inputs):
+def test_ember_mlx_forward(benchmark, models, sequence_inputs):
     case, _, model = models
     benchmark.group = f"{case} forward"
-    x = mx.array(inputs)
-
-    def forward():
-        y = model(x)[0]
-        mx.eval(y)
-        return y
-
-    y = benchmark.pedantic(forward, rounds=7, warmup_rounds=1)
+    y = time_ember_forward(benchmark, model, sequence_inputs, 7)
     assert tuple(y.shape[:2]) == (BATCH, STEPS)
 
 
 @pytest.mark.reference
-def test_ncps_forward_backward(benchmark, models, inputs):
+def test_ncps_forward_backward(benchmark, models, sequence_inputs):
     case, model, _ = models
     benchmark.group = f"{case} forward + backward"
-    x = torch.from_numpy(inputs)
-
-    def forward_backward():
-        model.zero_grad(set_to_none=True)
-        loss = model(x)[0].sum()
-        loss.backward()
-        return loss
-
-    loss = benchmark.pedantic(forward_backward, rounds=7, warmup_rounds=1)
+    loss = time_torch_forward_backward(benchmark, model, sequence_inputs, 7)
     assert np.isfinite(loss.item())
 
 
-def test_ember_mlx_forward_backward(benchmark, models, inputs):
+def test_ember_mlx_forward_backward(benchmark, models, sequence_inputs):
     case, _, model = models
     benchmark.group = f"{case} forward + backward"
-    x = mx.array(inputs)
-    value_and_grad = nn.value_and_grad(model, lambda x: mx.sum(model(x)[0]))
-
-    def forward_backward():
-        loss, grads = value_and_grad(x)
-        mx.eval(loss, grads)
-        return loss
-
-    loss = benchmark.pedantic(forward_backward, rounds=7, warmup_rounds=1)
+    loss = time_ember_forward_backward(benchmark, model, sequence_inputs, 7)
     assert np.isfinite(loss.item())
 
 
@@ -167,9 +134,9 @@ def dense_cfc():
 
 @on_mlx
 @pytest.mark.reference
-def test_handwritten_mlx_compiled_forward(benchmark, dense_cfc, inputs):
+def test_handwritten_mlx_compiled_forward(benchmark, dense_cfc, sequence_inputs):
     benchmark.group = "CfC(32, 64) on mlx, compiled forward"
-    params, x = dense_cfc[1], mx.array(inputs)
+    params, x = dense_cfc[1], mx.array(sequence_inputs)
     forward = mx.compile(handwritten_cfc)
 
     def run():
@@ -183,9 +150,9 @@ def test_handwritten_mlx_compiled_forward(benchmark, dense_cfc, inputs):
 
 
 @on_mlx
-def test_ember_mlx_compiled_forward(benchmark, dense_cfc, inputs):
+def test_ember_mlx_compiled_forward(benchmark, dense_cfc, sequence_inputs):
     benchmark.group = "CfC(32, 64) on mlx, compiled forward"
-    model, x = dense_cfc[0], mx.array(inputs)
+    model, x = dense_cfc[0], mx.array(sequence_inputs)
     forward = partial(mx.compile, inputs=model.state)(lambda x: model(x)[0])
 
     def run():
@@ -199,9 +166,9 @@ def test_ember_mlx_compiled_forward(benchmark, dense_cfc, inputs):
 
 @on_mlx
 @pytest.mark.reference
-def test_handwritten_mlx_compiled_forward_backward(benchmark, dense_cfc, inputs):
+def test_handwritten_mlx_compiled_forward_backward(benchmark, dense_cfc, sequence_inputs):
     benchmark.group = "CfC(32, 64) on mlx, compiled forward + backward"
-    params, x = dense_cfc[1], mx.array(inputs)
+    params, x = dense_cfc[1], mx.array(sequence_inputs)
     step = mx.compile(mx.value_and_grad(lambda p, x: mx.sum(handwritten_cfc(p, x))))
 
     def run():
@@ -214,9 +181,9 @@ def test_handwritten_mlx_compiled_forward_backward(benchmark, dense_cfc, inputs)
 
 
 @on_mlx
-def test_ember_mlx_compiled_forward_backward(benchmark, dense_cfc, inputs):
+def test_ember_mlx_compiled_forward_backward(benchmark, dense_cfc, sequence_inputs):
     benchmark.group = "CfC(32, 64) on mlx, compiled forward + backward"
-    model, x = dense_cfc[0], mx.array(inputs)
+    model, x = dense_cfc[0], mx.array(sequence_inputs)
     value_and_grad = nn.value_and_grad(model, lambda x: mx.sum(model(x)[0]))
     # value_and_grad writes the traced parameters into the model: they are outputs as well.
     step = partial(mx.compile, inputs=model.state, outputs=model.state)(value_and_grad)
@@ -274,7 +241,7 @@ class _FloorRecurrence(torch.autograd.Function):
 
 
 @on_torch
-def test_torch_floor_forward_backward(benchmark, models, inputs):
+def test_torch_floor_forward_backward(benchmark, models, sequence_inputs):
     case, _, model = models
     if case != "CfC(32, 64)":
         pytest.skip("the floor is written for the dense CfC")
@@ -287,7 +254,7 @@ def test_torch_floor_forward_backward(benchmark, models, inputs):
         + (weights.heads_t, weights.heads_bias)
     ]
     input_t, input_bias, recurrent, heads, heads_bias = leaves
-    x = torch.from_numpy(inputs)
+    x = torch.from_numpy(sequence_inputs)
     u0 = torch.full((BATCH, UNITS), 0.5)
 
     def forward_backward():
@@ -300,5 +267,5 @@ def test_torch_floor_forward_backward(benchmark, models, inputs):
         return loss
 
     loss = benchmark.pedantic(forward_backward, rounds=7, warmup_rounds=1)
-    ours = mx.sum(model(mx.array(inputs))[0]).item()
+    ours = mx.sum(model(mx.array(sequence_inputs))[0]).item()
     assert abs(loss.item() - ours) <= 1e-4 * abs(ours)

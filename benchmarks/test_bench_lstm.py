@@ -13,25 +13,22 @@ of the run (see ``benchmarks/conftest.py``)::
 import numpy as np
 import pytest
 import torch
+from sequence_timing import (
+    BATCH,
+    FEATURES,
+    STEPS,
+    time_ember_forward,
+    time_ember_forward_backward,
+    time_torch_forward,
+    time_torch_forward_backward,
+)
 
-from ember_mlx.backend import mx, nn
 from ember_mlx.nn.rnn.lstm import LSTM
 
-BATCH, STEPS, FEATURES, UNITS = 64, 100, 32, 64
+UNITS = 64
 CASE = f"LSTM({FEATURES}, {UNITS})"
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def inputs():
-    return np.random.default_rng(0).normal(size=(BATCH, STEPS, FEATURES)).astype(np.float32)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -43,55 +40,26 @@ def models():
 
 
 @pytest.mark.reference
-def test_torch_forward(benchmark, models, inputs):
+def test_torch_forward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward"
-    model, x = models[0], torch.from_numpy(inputs)
-
-    def forward():
-        with torch.no_grad():
-            return model(x)[0]
-
-    y = benchmark.pedantic(forward, rounds=15, warmup_rounds=2)
+    y = time_torch_forward(benchmark, models[0], sequence_inputs, 15, 2)
     assert tuple(y.shape) == (BATCH, STEPS, UNITS)
 
 
 @pytest.mark.reference
-def test_torch_forward_backward(benchmark, models, inputs):
+def test_torch_forward_backward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward + backward"
-    model, x = models[0], torch.from_numpy(inputs)
-
-    def forward_backward():
-        model.zero_grad(set_to_none=True)
-        loss = model(x)[0].sum()
-        loss.backward()
-        return loss
-
-    loss = benchmark.pedantic(forward_backward, rounds=15, warmup_rounds=2)
+    loss = time_torch_forward_backward(benchmark, models[0], sequence_inputs, 15, 2)
     assert np.isfinite(loss.item())
 
 
-def test_ember_mlx_forward(benchmark, models, inputs):
+def test_ember_mlx_forward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward"
-    model, x = models[1], mx.array(inputs)
-
-    def forward():
-        y = model(x)[0]
-        mx.eval(y)
-        return y
-
-    y = benchmark.pedantic(forward, rounds=15, warmup_rounds=2)
+    y = time_ember_forward(benchmark, models[1], sequence_inputs, 15, 2)
     assert tuple(y.shape) == (BATCH, STEPS, UNITS)
 
 
-def test_ember_mlx_forward_backward(benchmark, models, inputs):
+def test_ember_mlx_forward_backward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward + backward"
-    model, x = models[1], mx.array(inputs)
-    value_and_grad = nn.value_and_grad(model, lambda x: mx.sum(model(x)[0]))
-
-    def forward_backward():
-        loss, grads = value_and_grad(x)
-        mx.eval(loss, grads)
-        return loss
-
-    loss = benchmark.pedantic(forward_backward, rounds=15, warmup_rounds=2)
+    loss = time_ember_forward_backward(benchmark, models[1], sequence_inputs, 15, 2)
     assert np.isfinite(loss.item())

@@ -31,28 +31,26 @@ import pytest
 import torch
 from ncps.torch import LTC as NcpsLTC
 from ncps.wirings import AutoNCP
+from sequence_timing import (
+    BATCH,
+    FEATURES,
+    STEPS,
+    time_ember_forward,
+    time_ember_forward_backward,
+    time_torch_forward,
+    time_torch_forward_backward,
+)
 
-from ember_mlx.backend import get_backend, mx, nn
+from ember_mlx.backend import get_backend
 from ember_mlx.nn import AutoNCPMap
 from ember_mlx.nn.rnn.ltc import LTC
 
-BATCH, STEPS, FEATURES, UNITS, MOTOR = 64, 100, 32, 64, 8
+UNITS, MOTOR = 64, 8
 CASE = f"LTC({FEATURES}, AutoNCP({UNITS}, {MOTOR}))"
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 PEAKS = {}  # "ncps" | "ember_mlx" -> bytes
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def inputs():
-    return np.random.default_rng(0).normal(size=(BATCH, STEPS, FEATURES)).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -64,57 +62,28 @@ def models():
 
 
 @pytest.mark.reference
-def test_ncps_forward(benchmark, models, inputs):
+def test_ncps_forward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward"
-    model, x = models[0], torch.from_numpy(inputs)
-
-    def forward():
-        with torch.no_grad():
-            return model(x)[0]
-
-    y = benchmark.pedantic(forward, rounds=5, warmup_rounds=1)
+    y = time_torch_forward(benchmark, models[0], sequence_inputs, 5, 1)
     assert tuple(y.shape) == (BATCH, STEPS, MOTOR)
 
 
 @pytest.mark.reference
-def test_ncps_forward_backward(benchmark, models, inputs):
+def test_ncps_forward_backward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward + backward"
-    model, x = models[0], torch.from_numpy(inputs)
-
-    def forward_backward():
-        model.zero_grad(set_to_none=True)
-        loss = model(x)[0].sum()
-        loss.backward()
-        return loss
-
-    loss = benchmark.pedantic(forward_backward, rounds=3, warmup_rounds=1)
+    loss = time_torch_forward_backward(benchmark, models[0], sequence_inputs, 3, 1)
     assert np.isfinite(loss.item())
 
 
-def test_ember_mlx_forward(benchmark, models, inputs):
+def test_ember_mlx_forward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward"
-    model, x = models[1], mx.array(inputs)
-
-    def forward():
-        y = model(x)[0]
-        mx.eval(y)
-        return y
-
-    y = benchmark.pedantic(forward, rounds=5, warmup_rounds=1)
+    y = time_ember_forward(benchmark, models[1], sequence_inputs, 5, 1)
     assert tuple(y.shape) == (BATCH, STEPS, MOTOR)
 
 
-def test_ember_mlx_forward_backward(benchmark, models, inputs):
+def test_ember_mlx_forward_backward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward + backward"
-    model, x = models[1], mx.array(inputs)
-    value_and_grad = nn.value_and_grad(model, lambda x: mx.sum(model(x)[0]))
-
-    def forward_backward():
-        loss, grads = value_and_grad(x)
-        mx.eval(loss, grads)
-        return loss
-
-    loss = benchmark.pedantic(forward_backward, rounds=5, warmup_rounds=1)
+    loss = time_ember_forward_backward(benchmark, models[1], sequence_inputs, 5, 1)
     assert np.isfinite(loss.item())
 
 
