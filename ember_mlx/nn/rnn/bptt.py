@@ -113,21 +113,26 @@ def recurrence(
         hs, carries, saved = outputs
         recurrent = recurrent_t.T
         steps = hs.shape[0]
+        # Per step, the carry it read and what it kept, each as one tuple.
+        incoming = [tuple(carry0), *zip(*carries, strict=True)] if carry0 else [()] * steps
+        kept = list(zip(*saved, strict=True))
+        d_outputs = list(dhs)
         dzs, grads = [None] * steps, None
         # Only the last carry leaves recurrence(): the others' cotangents are zero.
-        dh, dcarry = dhs[-1], _step(dcarries, -1)
-        for t in reversed(range(steps)):
-            incoming = _step(carries, t - 1) if t > 0 else carry0
-            kept = _step(saved, t)
-            dzs[t], dcarry, grads = cell.backward(dh, dcarry, incoming, kept, params, grads)
-            dh = dzs[t] @ recurrent if t == 0 else mx.addmm(dhs[t - 1], dzs[t], recurrent)
+        dh, dcarry = d_outputs[-1], _step(dcarries, -1)
+        for t in range(steps - 1, -1, -1):
+            dzs[t], dcarry, grads = cell.backward(dh, dcarry, incoming[t], kept[t], params, grads)
+            dh = dzs[t] @ recurrent if t == 0 else mx.addmm(d_outputs[t - 1], dzs[t], recurrent)
         dz = mx.concatenate(dzs, axis=0)
-        previous = mx.reshape(mx.concatenate([mx.expand_dims(h0, 0), hs[:-1]]), (-1, h0.shape[-1]))
+        # [h_0, ..., h_{T-1}]^T dz as h_0's term plus one matmul over hs[:-1], a view: stacking
+        # h_0 onto hs would copy every state.
+        batch, units = h0.shape
+        d_recurrent = mx.addmm(h0.T @ dzs[0], mx.reshape(hs[:-1], (-1, units)).T, dz[batch:])
         return (
             mx.reshape(dz, (steps, *dzs[0].shape)),
             dh,
             dcarry,
-            previous.T @ dz,
+            d_recurrent,
             cell.param_grads(grads, params),
         )
 
