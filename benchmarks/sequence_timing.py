@@ -4,7 +4,9 @@ on the batch-first float32 input of ``benchmarks/conftest.py``'s ``sequence_inpu
 ``one_torch_thread``).
 
 Each ``time_*`` function runs ``benchmark.pedantic`` and returns the last call's result (the
-outputs, or the loss) for the test's own checks.
+outputs, or the loss) for the test's own checks. A benchmark gives both sides the same number of
+rounds: the ratio compares fastest rounds, and the fastest of fewer rounds overstates a noisy
+side's time.
 """
 
 import torch

@@ -64,14 +64,14 @@ def models(request):
 def test_ncps_forward(benchmark, models, sequence_inputs):
     case, model, _ = models
     benchmark.group = f"{case} forward"
-    y = time_torch_forward(benchmark, model, sequence_inputs, 7)
+    y = time_torch_forward(benchmark, model, sequence_inputs, 15)
     assert y.shape[:2] == (BATCH, STEPS)
 
 
 def test_ember_mlx_forward(benchmark, models, sequence_inputs):
     case, _, model = models
     benchmark.group = f"{case} forward"
-    y = time_ember_forward(benchmark, model, sequence_inputs, 7)
+    y = time_ember_forward(benchmark, model, sequence_inputs, 15)
     assert tuple(y.shape[:2]) == (BATCH, STEPS)
 
 
@@ -79,14 +79,14 @@ def test_ember_mlx_forward(benchmark, models, sequence_inputs):
 def test_ncps_forward_backward(benchmark, models, sequence_inputs):
     case, model, _ = models
     benchmark.group = f"{case} forward + backward"
-    loss = time_torch_forward_backward(benchmark, model, sequence_inputs, 7)
+    loss = time_torch_forward_backward(benchmark, model, sequence_inputs, 15)
     assert np.isfinite(loss.item())
 
 
 def test_ember_mlx_forward_backward(benchmark, models, sequence_inputs):
     case, _, model = models
     benchmark.group = f"{case} forward + backward"
-    loss = time_ember_forward_backward(benchmark, model, sequence_inputs, 7)
+    loss = time_ember_forward_backward(benchmark, model, sequence_inputs, 15)
     assert np.isfinite(loss.item())
 
 
@@ -266,6 +266,6 @@ def test_torch_floor_forward_backward(benchmark, models, sequence_inputs):
         torch.autograd.grad(loss, leaves)
         return loss
 
-    loss = benchmark.pedantic(forward_backward, rounds=7, warmup_rounds=1)
+    loss = benchmark.pedantic(forward_backward, rounds=15, warmup_rounds=1)
     ours = mx.sum(model(mx.array(sequence_inputs))[0]).item()
     assert abs(loss.item() - ours) <= 1e-4 * abs(ours)

@@ -64,26 +64,26 @@ def models():
 @pytest.mark.reference
 def test_ncps_forward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward"
-    y = time_torch_forward(benchmark, models[0], sequence_inputs, 5, 1)
+    y = time_torch_forward(benchmark, models[0], sequence_inputs, 7, 1)
     assert tuple(y.shape) == (BATCH, STEPS, MOTOR)
 
 
 @pytest.mark.reference
 def test_ncps_forward_backward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward + backward"
-    loss = time_torch_forward_backward(benchmark, models[0], sequence_inputs, 3, 1)
+    loss = time_torch_forward_backward(benchmark, models[0], sequence_inputs, 7, 1)
     assert np.isfinite(loss.item())
 
 
 def test_ember_mlx_forward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward"
-    y = time_ember_forward(benchmark, models[1], sequence_inputs, 5, 1)
+    y = time_ember_forward(benchmark, models[1], sequence_inputs, 7, 1)
     assert tuple(y.shape) == (BATCH, STEPS, MOTOR)
 
 
 def test_ember_mlx_forward_backward(benchmark, models, sequence_inputs):
     benchmark.group = f"{CASE} forward + backward"
-    loss = time_ember_forward_backward(benchmark, models[1], sequence_inputs, 5, 1)
+    loss = time_ember_forward_backward(benchmark, models[1], sequence_inputs, 7, 1)
     assert np.isfinite(loss.item())
 
 
