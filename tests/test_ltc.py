@@ -6,6 +6,7 @@ import torch
 from ncps import wirings
 from ncps.torch import LTC as NcpsLTC
 from ncps.torch import LTCCell as NcpsLTCCell
+from second_order import ember_second_order, torch_second_order
 
 from ember_mlx.backend import mx, nn, optim, to_numpy, utils
 from ember_mlx.checkpoint import CheckpointError
@@ -506,6 +507,20 @@ def test_gradients_match_ncps(rng, kind, implicit):
     unwired = ours.neuron_map.adjacency_matrix == 0
     for name in ("w", "sigma", "mu", "erev"):
         assert not np.any(to_numpy(flat[f"rnn_cell.{name}"])[unwired]), name
+
+
+@pytest.mark.autodiff
+def test_second_order_gradients_match_ncps(rng):
+    """A gradient of a gradient differentiates the hand-written vjps of the ODE updates and of
+    the synapse sums themselves; ncps's is autograd."""
+    ours, ref = _layer_pair("auto_ncp")
+    x = rng.normal(size=(2, 3, ours.input_size)).astype(np.float32)
+    got = ember_second_order(ours, lambda model: mx.mean(model(mx.array(x))[0] ** 2))
+    expected = torch_second_order(ref, lambda model: (model(_torch(x))[0] ** 2).mean())
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        atol = 1e-5 + 1e-4 * np.abs(value).max()
+        np.testing.assert_allclose(got[name], value, rtol=0, atol=atol, err_msg=name)
 
 
 @pytest.mark.autodiff

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from ember_mlx.backend import mx
+from ember_mlx.trees import flatten
 
 from .dispatch import backend_arrays, read_source, use_metal
 
@@ -397,25 +398,6 @@ def _synapse_inputs(function: str, name: str, bank: Any, prepared: Any) -> tuple
     return params, mx.array(source), mx.array(row), slots, rows
 
 
-def _flatten(tree: Any) -> tuple[list[Any], Callable[[Sequence[Any]], Any]]:
-    """The arrays of a nested tuple (``None`` kept out) and a function that rebuilds it."""
-    if tree is None:
-        return [], lambda leaves: None
-    if not isinstance(tree, tuple):
-        return [tree], lambda leaves: leaves[0]
-    parts = [_flatten(t) for t in tree]
-    sizes = [len(leaves) for leaves, _ in parts]
-
-    def rebuild(leaves: Sequence[Any]) -> tuple[Any, ...]:
-        out, start = [], 0
-        for (_, build), size in zip(parts, sizes, strict=True):
-            out.append(build(leaves[start : start + size]))
-            start += size
-        return tuple(out)
-
-    return [leaf for leaves, _ in parts for leaf in leaves], rebuild
-
-
 def _validate_ltc(cell: Any, u: Any, v: Any, timespans: Any, prepared: Any) -> tuple[int, int]:
     """Check the arguments of :func:`ltc_scan`; returns ``(steps, batch)``."""
     name = "ltc_scan"
@@ -486,7 +468,7 @@ def _ltc_reference(
 
 
 def _ltc_unsupported(cell: Any, u: Any, v: Any, timespans: Any, prepared: Any) -> str | None:
-    flat, _ = _flatten(prepared)
+    flat, _ = flatten(prepared)
     arrays = {"u": u, "v": v, **{f"prepared leaf {k}": x for k, x in enumerate(flat)}}
     if not isinstance(timespans, float):
         arrays["timespans"] = timespans
@@ -531,7 +513,7 @@ def run_ltc_kernel(
     units, outputs = cell.units, cell.output_size
     config = launch_config(batch, units, _LTC_STATE_BUFFERS, threadgroup_width)
     constant = isinstance(timespans, float)
-    leaves, rebuild = _flatten(prepared)
+    leaves, rebuild = flatten(prepared)
     params = mx.array(np.array([steps, batch], dtype=np.uint32))
 
     def forward(*args: Any) -> tuple[Any, Any]:

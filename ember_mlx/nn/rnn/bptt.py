@@ -26,13 +26,19 @@ and then forms the gradient of :math:`R` as one matmul over all steps,
 step's cotangents are in cache: on a CPU that costs the flops of one big matmul without
 stacking the operands (megabytes of copies). The forward saves what the backward needs as
 extra outputs, so little is recomputed.
+
+Second-order gradients (a gradient of a gradient) differentiate the vjp itself; the saved
+outputs it reads then carry their dependence on the inputs through
+:func:`differentiable_outputs`, which recomputes the forward only in that case.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ember_mlx.backend import mx
+from ember_mlx.trees import flatten
 
 
 class CellMath(Protocol):
@@ -90,8 +96,7 @@ def recurrence(
         final carry.
     """
 
-    @mx.custom_function
-    def run(projected, h, carry, recurrent_t, params):
+    def forward(projected, h, carry, recurrent_t, params):
         hs, carries, saved = [], [], []
         # Iterating the steps is one unbind on torch; autodiff never sees this loop, so the
         # reason for sequence.unstack_steps (its cotangent) does not apply.
@@ -106,11 +111,13 @@ def recurrence(
         # take apart and rebuild with a node per component rather than per step.
         return mx.stack(hs), tuple(zip(*carries, strict=True)), tuple(zip(*saved, strict=True))
 
+    run = mx.custom_function(forward)
+
     @run.vjp
     def run_vjp(primals, cotangents, outputs):
         _, h0, carry0, recurrent_t, params = primals
         dhs, dcarries, _ = cotangents
-        hs, carries, saved = outputs
+        hs, carries, saved = differentiable_outputs(forward, primals, outputs)
         recurrent = recurrent_t.T
         steps = hs.shape[0]
         # Per step, the carry it read and what it kept, each as one tuple.
@@ -144,3 +151,38 @@ def _step(components: tuple[Any, ...], t: int) -> tuple[Any, ...]:
     """Step ``t`` of per-component sequences of arrays (``recurrence``'s carries and saved
     arrays)."""
     return tuple(steps[t] for steps in components)
+
+
+def differentiable_outputs(forward: Callable[..., Any], primals: Any, outputs: Any) -> Any:
+    """``outputs``, the outputs of ``forward(*primals)``, for a hand-written vjp to read.
+
+    A vjp that reads its forward's outputs gets the gradient right, but a second-order gradient
+    differentiates the vjp too, and then needs how those outputs move with ``primals``; the
+    custom function's own vjp cannot say (it takes no cotangent for the arrays it saved). The
+    arrays returned are ``outputs`` themselves, whose vjp is autodiff of ``forward``: it
+    recomputes the forward, and runs only when something differentiates the vjp.
+
+    Args:
+        forward: The custom function's forward, undecorated.
+        primals: Its arguments: one array, or a tuple of arrays and nested tuples of arrays.
+        outputs: What it returned for them.
+    """
+    primals = primals if isinstance(primals, tuple) else (primals,)
+    primal_leaves, rebuild_primals = flatten(primals)
+    output_leaves, rebuild_outputs = flatten(outputs)
+
+    @mx.custom_function
+    def identity(primal_leaves, output_leaves):
+        return output_leaves
+
+    @identity.vjp
+    def identity_vjp(args, cotangents, _):
+        primal_leaves, output_leaves = args
+
+        def flat_forward(*leaves):
+            return flatten(forward(*rebuild_primals(leaves)))[0]
+
+        _, d_primals = mx.vjp(flat_forward, list(primal_leaves), list(cotangents))
+        return d_primals, [mx.zeros_like(x) for x in output_leaves]
+
+    return rebuild_outputs(identity(primal_leaves, output_leaves))

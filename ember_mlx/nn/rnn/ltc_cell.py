@@ -9,7 +9,9 @@ sensory synapses, which do not change within a step, once per step rather than o
 Gradients come from hand-written vjps (``mx.custom_function``) that keep the potentials and
 denominators of every ODE unfold and the synapse sigmoids (of every unfold for the neuron
 synapses, of every step for the sensory ones), and nothing else: the vjps take every other
-quantity from those, without recomputing an activation.
+quantity from those, without recomputing an activation. A second-order gradient differentiates
+those vjps too, and recomputes the forward for it
+(:func:`~ember_mlx.nn.rnn.bptt.differentiable_outputs`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ember_mlx.backend import mx, nn, to_numpy
 from ember_mlx.checkpoint import CheckpointError
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import NeuronMap
+from ember_mlx.nn.rnn.bptt import differentiable_outputs
 from ember_mlx.nn.rnn.sequence import check_state, prepare_step_timespans
 
 MAPPINGS = ("affine", "linear", "none")
@@ -297,7 +300,8 @@ class SynapseBank:
         self, primals: tuple[Any, ...], cotangents: Any, outputs: Any
     ) -> tuple[Any, Any, Any, Any]:
         presynaptic, *weights = primals
-        rows, s = cotangents[0], outputs[1]  # (R, 2, N), and the sigmoids (R, D, N)
+        rows = cotangents[0]  # (R, 2, N)
+        s = differentiable_outputs(self._currents_forward, primals, outputs)[1]  # (R, D, N)
         outgoing = self.argument_cotangent(rows, s, mx.swapaxes(weights[2], 1, 2))
         d_pre = mx.reshape(self.outgoing_scale(weights[0]) @ outgoing, presynaptic.shape)
         with_ones = mx.stack([presynaptic, mx.ones_like(presynaptic)], axis=1)
@@ -591,7 +595,8 @@ class LTCCell(Module):
         for the vjp's sake alone.
         """
         v, fixed, cm_t, *weights = primals
-        _, den, after, *sigmoids = outputs  # den, after: (updates, units, N)
+        # den, after: (updates, units, N)
+        _, den, after, *sigmoids = differentiable_outputs(self._unfold, primals, outputs)
         bank = self._synapses
         updates, units, columns = den.shape
         unfolds = self.ode_unfolds
