@@ -144,3 +144,12 @@ def test_to_numpy_copies_to_host():
     assert isinstance(y, np.ndarray)
     np.testing.assert_array_equal(y, [[1.0, 2.0], [3.0, 4.0]])
     assert y.dtype == np.float32
+
+
+def test_to_numpy_gives_bfloat16_as_exact_float32():
+    if ember_mlx.get_backend() == "numpy":
+        pytest.skip("numpy has no bfloat16")
+    values = [1.5, -2.25, 96.0, 2.0**100]  # all exact in bfloat16
+    y = backend.to_numpy(mx.astype(mx.array(values), mx.bfloat16))
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, np.array(values, dtype=np.float32))

@@ -212,6 +212,15 @@ class Module(nn.Module):
             )
         model = stored.from_config(json.loads(metadata["config"]))
         model.load_arrays(arrays, source=str(path))
+        # load_arrays casts to the new model's dtypes; a module saved in half precision
+        # comes back in the dtypes it was saved in (the round trip through them is exact).
+        stored_dtypes = [
+            (name, mx.astype(value, arrays[name].dtype))
+            for name, value in model.named_parameters()
+            if value.dtype != arrays[name].dtype
+        ]
+        if stored_dtypes:
+            model.update(utils.tree_unflatten(stored_dtypes))
         return model
 
     def load_arrays(self, arrays: dict[str, Any], source: str = "arrays") -> Module:

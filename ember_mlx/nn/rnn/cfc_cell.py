@@ -189,8 +189,11 @@ class CfCCell(Module):
         weights = [layer.weight for layer in heads]
         biases = [layer.bias for layer in heads]
         if self._mask is not None:
-            # The mask covers f1 and f2 only; the time heads stay dense, as in ncps.
-            weights[:2] = [w * self._mask for w in weights[:2]]
+            # The mask covers f1 and f2 only; the time heads stay dense, as in ncps. It is kept
+            # in float32 (set_dtype converts parameters only): cast, so that it does not promote
+            # half-precision weights.
+            mask = mx.astype(self._mask, weights[0].dtype)
+            weights[:2] = [w * mask for w in weights[:2]]
         if ts is not None and self.mode != "pure":
             weights[2:] = [ts * weights[2] + weights[3]]
             biases[2:] = [ts * biases[2] + biases[3]]

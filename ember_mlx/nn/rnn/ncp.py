@@ -102,10 +102,13 @@ class NCP(Module):
         if x.shape[1] != self.input_size:
             raise ValueError(f"x: expected shape (batch, {self.input_size}), got {tuple(x.shape)}")
         batch = x.shape[0]
-        z = x @ (self.kernel * self._sensory_mask)
+        # The masks stay float32 (set_dtype converts parameters only): cast them, so that they
+        # do not promote half-precision weights.
+        dtype = self.kernel.dtype
+        z = x @ (self.kernel * mx.astype(self._sensory_mask, dtype))
         if state is not None:
             check_state(state, batch, self.units, "state")
-            z = z + state @ (self.recurrent_kernel * self._recurrent_mask)
+            z = z + state @ (self.recurrent_kernel * mx.astype(self._recurrent_mask, dtype))
         if self.use_bias:
             z = z + self.bias
         h = self.activation(z)

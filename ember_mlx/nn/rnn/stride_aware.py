@@ -169,7 +169,11 @@ class StrideAwareCell(Module):
         """The weights of one forward pass: the first backbone layer (masked) and the gate
         stacked into one matrix, so a step reads ``[x, h]`` with one matmul."""
         first = self.backbone[0]
-        weight = first.weight if self._mask is None else first.weight * self._mask
+        weight = first.weight
+        if self._mask is not None:
+            # Kept in float32 (set_dtype converts parameters only): cast, so that it does not
+            # promote half-precision weights.
+            weight = weight * mx.astype(self._mask, weight.dtype)
         weights, biases = [weight], [first.bias]
         if self.mode != "no_gate":
             weights.append(self.gate.weight)
@@ -182,7 +186,7 @@ class StrideAwareCell(Module):
     def time_gate(self, ts: Any) -> Any:
         r""":math:`\tau = \exp(-|t|\, s\, c\, e^{k})` for elapsed times ``ts`` (a number or an
         array ending in an axis of 1), broadcast against the units."""
-        rate = self._strides * mx.exp(self.time_kernel)
+        rate = mx.astype(self._strides, self.time_kernel.dtype) * mx.exp(self.time_kernel)
         if isinstance(ts, float):
             return mx.exp(-abs(ts) * rate)
         return mx.exp(-mx.abs(ts) * rate)

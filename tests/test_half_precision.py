@@ -1,0 +1,80 @@
+"""The recurrent models in half precision: after ``set_dtype``, outputs and gradients keep the
+dtype (no float32 mask or constant promotes them, nor breaks torch's matmuls), and the outputs
+stay within half-precision error of the float32 model's."""
+
+import numpy as np
+import pytest
+
+from ember_mlx.backend import get_backend, mx, nn, to_numpy, utils
+from ember_mlx.nn import AutoNCPMap
+from ember_mlx.nn.rnn.cfc import CfC
+from ember_mlx.nn.rnn.gru import GRU
+from ember_mlx.nn.rnn.lstm import LSTM
+from ember_mlx.nn.rnn.ltc import LTC
+from ember_mlx.nn.rnn.ncp import AutoNCP
+from ember_mlx.nn.rnn.stride_aware import StrideAwareCfC
+
+MODELS = {
+    "CfC": lambda: CfC(3, 4, backbone_units=5),
+    "CfC, mixed memory": lambda: CfC(3, 4, backbone_units=5, mixed_memory=True),
+    "wired CfC": lambda: CfC(3, AutoNCPMap(8, 2)),
+    "LTC": lambda: LTC(3, AutoNCPMap(8, 2)),
+    "LSTM": lambda: LSTM(3, 4),
+    "GRU": lambda: GRU(3, 4),
+    "StrideAwareCfC": lambda: StrideAwareCfC(3, 4, stride_lengths=[1, 2], backbone_units=5),
+    "StrideAwareCfC, wired": lambda: StrideAwareCfC(3, AutoNCPMap(8, 2), stride_lengths=[1, 2]),
+    "AutoNCP": lambda: AutoNCP(8, 2, input_size=3),
+}
+
+# Half the float32 output's error budget per dtype: 11 and 8 bits of mantissa.
+DTYPES = {"float16": 1e-2, "bfloat16": 6e-2}
+
+
+def _run(model, x, ts):
+    """The model's outputs; sequence layers also get per-step elapsed times."""
+    if isinstance(model, AutoNCP):
+        return model(x[:, 0])
+    return model(x, timespans=ts)[0] if not isinstance(model, (LSTM, GRU)) else model(x)[0]
+
+
+@pytest.mark.parametrize("dtype_name", list(DTYPES))
+@pytest.mark.parametrize("name", list(MODELS))
+def test_half_precision_keeps_the_dtype(name, dtype_name, rng):
+    if dtype_name == "bfloat16" and get_backend() == "numpy":
+        pytest.skip("numpy has no bfloat16")
+    dtype = getattr(mx, dtype_name)
+    model = MODELS[name]()
+    reference = MODELS[name]()
+    reference.update(model.parameters())
+    model.set_dtype(dtype)
+    x32 = mx.array(rng.normal(size=(2, 5, 3)).astype(np.float32))
+    ts32 = mx.array(rng.uniform(0.5, 1.5, size=(2, 5)).astype(np.float32))
+    x, ts = mx.astype(x32, dtype), mx.astype(ts32, dtype)
+    y = _run(model, x, ts)
+    assert y.dtype == dtype
+    expected = to_numpy(_run(reference, x32, ts32))
+    np.testing.assert_allclose(
+        to_numpy(mx.astype(y, mx.float32)), expected, rtol=0, atol=DTYPES[dtype_name]
+    )
+    if get_backend() == "numpy":
+        return
+    loss = lambda x: mx.sum(mx.astype(_run(model, x, ts), mx.float32) ** 2)  # noqa: E731
+    value, grads = nn.value_and_grad(model, loss)(x)
+    assert np.isfinite(value.item())
+    assert {g.dtype for _, g in utils.tree_flatten(grads)} == {dtype}
+
+
+@pytest.mark.parametrize("dtype_name", list(DTYPES))
+@pytest.mark.parametrize("name", ["CfC", "wired CfC", "LTC", "StrideAwareCfC, wired"])
+def test_save_and_load_keep_half_precision(name, dtype_name, tmp_path):
+    if dtype_name == "bfloat16" and get_backend() == "numpy":
+        pytest.skip("numpy has no bfloat16")
+    dtype = getattr(mx, dtype_name)
+    model = MODELS[name]()
+    model.set_dtype(dtype)
+    model.save(tmp_path / "model.safetensors")
+    loaded = type(model).load(tmp_path / "model.safetensors")
+    saved = dict(utils.tree_flatten(model.parameters()))
+    for key, value in utils.tree_flatten(loaded.parameters()):
+        assert value.dtype == dtype, key
+        np.testing.assert_array_equal(to_numpy(value), to_numpy(saved[key]), err_msg=key)
