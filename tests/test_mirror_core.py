@@ -299,6 +299,14 @@ case(
 case("matmul[vector]", lambda m: m.matmul(m.array(V), m.array(W)))
 case("addmm", lambda m: m.addmm(m.array(V[:3]), m.array(X), m.array(Y.T[:, :3])))
 case("addmm[scaled]", lambda m: m.addmm(m.array(X[:, :3]), m.array(X), m.array(Y.T), 0.5, 2.0))
+case(
+    "addmm[int and float]",
+    lambda m: m.addmm(m.array(V[:3]), m.array((X * 3).astype(np.int32)), m.array(Y.T[:, :3])),
+)
+case(
+    "addmm[float16 and float32]",
+    lambda m: m.addmm(m.array(V[:3]), m.array(X.astype(np.float16)), m.array(Y.T[:, :3])),
+)
 case("inner", lambda m: m.inner(m.array(X), m.array(Y)))
 case("outer", lambda m: m.outer(m.array(V), m.array(W)))
 case("outer[int]", lambda m: m.outer(m.array(SMALL[0]), m.array(SMALL[1])))

@@ -39,6 +39,15 @@ def addmm(
     .. math:: \mathrm{out} = \alpha\, a b + \beta\, c
     """
     c = as_tensor(c)
+    try:
+        return _addmm(c, a, b, alpha, beta)
+    except (TypeError, RuntimeError):  # torch multiplies only equal dtypes
+        a, b = as_tensor(a), as_tensor(b)
+        dtype = torch.promote_types(torch.promote_types(a.dtype, b.dtype), c.dtype)
+        return _addmm(c.to(dtype), a.to(dtype), b.to(dtype), alpha, beta)
+
+
+def _addmm(c: Tensor, a: Any, b: Any, alpha: float, beta: float) -> Tensor:
     if b.ndim == 2 and c.ndim <= 2:
         if a.ndim == 2:
             if alpha == 1.0 and beta == 1.0:  # torch parses keyword arguments in ~1 us

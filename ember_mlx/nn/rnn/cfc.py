@@ -14,6 +14,7 @@ from ember_mlx.nn.rnn.sequence import (
     check_input,
     check_state,
     constant_timespan,
+    in_model_dtype,
     prepare_timespans,
     unstack_steps,
 )
@@ -144,6 +145,7 @@ class CfC(Module):
 
     def __call__(self, x: Any, state: Any = None, timespans: Any = None) -> tuple[Any, Any]:
         batch, steps = check_input(x, self.input_size)
+        x, state = in_model_dtype((x, state), self.rnn_cell.dtype)
         h, c = self._initial_state(state, batch, x.dtype)
         # Time-major from here on, so that every step reads contiguous rows.
         x = mx.swapaxes(x, 0, 1)

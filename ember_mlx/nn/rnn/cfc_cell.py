@@ -27,7 +27,12 @@ from ember_mlx.nn.rnn.backbone import (
     vjp_form,
 )
 from ember_mlx.nn.rnn.bptt import recurrence
-from ember_mlx.nn.rnn.sequence import check_state, prepare_step_timespans, unstack_steps
+from ember_mlx.nn.rnn.sequence import (
+    check_state,
+    in_model_dtype,
+    prepare_step_timespans,
+    unstack_steps,
+)
 from ember_mlx.validation import check_count
 
 MODES = ("default", "pure", "no_gate")
@@ -170,6 +175,11 @@ class CfCCell(Module):
     def state_size(self) -> int:
         """Size of the state."""
         return self.hidden_size
+
+    @property
+    def dtype(self) -> Any:
+        """The dtype the cell computes in: its weights'."""
+        return self.ff1.weight.dtype
 
     @property
     def output_size(self) -> int:
@@ -320,6 +330,7 @@ class CfCCell(Module):
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"x: expected shape (batch, {self.input_size}), got {tuple(x.shape)}")
         batch = x.shape[0]
+        x, state = in_model_dtype((x, state), self.dtype)
         if state is None:
             state = mx.zeros((batch, self.hidden_size), dtype=x.dtype)
         else:

@@ -15,6 +15,7 @@ from ember_mlx.nn.rnn.sequence import (
     check_input,
     check_state,
     constant_timespan,
+    in_model_dtype,
     prepare_timespans,
     unstack_steps,
 )
@@ -143,6 +144,7 @@ class LTC(Module):
 
     def __call__(self, x: Any, state: Any = None, timespans: Any = None) -> tuple[Any, Any]:
         batch, steps = check_input(x, self.input_size)
+        x, state = in_model_dtype((x, state), self.rnn_cell.dtype)
         h, c = self._initial_state(state, batch, x.dtype)
         cell = self.rnn_cell
         # The solver runs neuron-major and time-major: step t reads a contiguous

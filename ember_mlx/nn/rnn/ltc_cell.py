@@ -26,7 +26,7 @@ from ember_mlx.checkpoint import CheckpointError
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import NeuronMap
 from ember_mlx.nn.rnn.bptt import differentiable_outputs
-from ember_mlx.nn.rnn.sequence import check_state, prepare_step_timespans
+from ember_mlx.nn.rnn.sequence import check_state, in_model_dtype, prepare_step_timespans
 
 MAPPINGS = ("affine", "linear", "none")
 
@@ -435,6 +435,11 @@ class LTCCell(Module):
         return self.units
 
     @property
+    def dtype(self) -> Any:
+        """The dtype the cell computes in: its weights'."""
+        return self.cm.dtype
+
+    @property
     def synapses(self) -> SynapseBank:
         """The synapses between neurons, in their sparse layout (:attr:`SynapseBank.layout`)."""
         return self._synapses
@@ -707,6 +712,7 @@ class LTCCell(Module):
             given = shape if hasattr(x, "shape") else type(x).__name__
             raise ValueError(f"x: expected shape (batch, {self.input_size}), got {given}")
         batch = shape[0]
+        x, state = in_model_dtype((x, state), self.dtype)
         if state is None:
             state = mx.zeros((batch, self.units), dtype=x.dtype)
         else:

@@ -10,7 +10,7 @@ from ember_mlx.backend import mx, nn
 from ember_mlx.nn.layers.activations import get_activation
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import AutoNCPMap, NeuronMap
-from ember_mlx.nn.rnn.sequence import check_state
+from ember_mlx.nn.rnn.sequence import check_state, in_model_dtype
 from ember_mlx.nn.spelling import either
 
 
@@ -102,6 +102,7 @@ class NCP(Module):
         if x.shape[1] != self.input_size:
             raise ValueError(f"x: expected shape (batch, {self.input_size}), got {tuple(x.shape)}")
         batch = x.shape[0]
+        x, state = in_model_dtype((x, state), self.kernel.dtype)
         # The masks stay float32 (set_dtype converts parameters only): cast them, so that they
         # do not promote half-precision weights.
         dtype = self.kernel.dtype

@@ -27,7 +27,7 @@ from ember_mlx.nn.layers.activations import get_activation
 from ember_mlx.nn.layers.dense import check_features
 from ember_mlx.nn.layers.dropout import Dropout
 from ember_mlx.nn.module import Module
-from ember_mlx.nn.rnn.sequence import check_input, unstack_steps
+from ember_mlx.nn.rnn.sequence import check_input, in_model_dtype, unstack_steps
 from ember_mlx.validation import check_count
 
 # A recurrent state: the array h, or the pair (h, c) of an LSTM.
@@ -118,6 +118,11 @@ class RecurrentCell(Module):
         """The state made of the arrays ``parts``, one per name in ``state_names``."""
         return tuple(parts) if len(self.state_names) > 1 else parts[0]
 
+    @property
+    def dtype(self) -> Any:
+        """The dtype the cell computes in: its weights'."""
+        return self.weight_ih.dtype
+
     def initial_state(self, batch_size: int, dtype: Any = mx.float32) -> State:
         """The zero state for ``batch_size`` sequences."""
         shape = (batch_size, self.hidden_size)
@@ -152,6 +157,7 @@ class RecurrentCell(Module):
                 f"{owner}: input x must have shape (batch, input_size), got {tuple(x.shape)}"
             )
         check_features(owner, x, self.input_size, "input_size")
+        x, state = in_model_dtype((x, state), self.dtype)
         if state is None:
             state = self.initial_state(x.shape[0], x.dtype)
         else:
@@ -276,6 +282,7 @@ class RecurrentLayer(Module):
 
     def __call__(self, x: Any, state: State | None = None) -> tuple[Any, State]:
         batch_size, _ = check_input(x, self.input_size)
+        x, state = in_model_dtype((x, state), self.layers[0].dtype)
         final = []
         for k, (cell, s) in enumerate(
             zip(self.layers, self._split_state(state, batch_size, x.dtype), strict=True)

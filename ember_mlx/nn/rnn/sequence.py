@@ -53,6 +53,22 @@ def check_input(x: Any, input_size: int) -> tuple[int, int]:
     return shape[0], shape[1]
 
 
+def in_model_dtype(x: Any, dtype: Any) -> Any:
+    """``x`` (an array, or a tuple of them, or ``None``) cast to ``dtype``, the dtype of the
+    model's parameters.
+
+    A model computes in its own dtype (``set_dtype``) whatever its inputs', integers, booleans
+    or another float width, so that every backend gives the same result: MLX alone would promote
+    the mixed operands, torch's matmuls refuse them and numpy's operators widen integers to
+    float64. Anything that is not an array is returned as it is, for the checks to reject.
+    """
+    if isinstance(x, (tuple, list)):
+        return type(x)(in_model_dtype(part, dtype) for part in x)
+    if getattr(x, "dtype", dtype) == dtype:
+        return x
+    return mx.astype(x, dtype)
+
+
 def check_state(state: Any, batch: int, units: int, name: str = "state") -> None:
     """Check that ``state`` is an array of shape ``(batch, units)``.
 

@@ -25,6 +25,7 @@ from ember_mlx.nn.rnn.sequence import (
     check_input,
     check_state,
     constant_timespan,
+    in_model_dtype,
     prepare_step_timespans,
     prepare_timespans,
     unstack_steps,
@@ -161,6 +162,11 @@ class StrideAwareCell(Module):
         return self.hidden_size
 
     @property
+    def dtype(self) -> Any:
+        """The dtype the cell computes in: its weights'."""
+        return self.time_kernel.dtype
+
+    @property
     def output_size(self) -> int:
         """Size of the output, the state itself."""
         return self.hidden_size
@@ -216,6 +222,7 @@ class StrideAwareCell(Module):
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"x: expected shape (batch, {self.input_size}), got {tuple(x.shape)}")
         batch = x.shape[0]
+        x, state = in_model_dtype((x, state), self.dtype)
         if state is None:
             state = mx.zeros((batch, self.hidden_size), dtype=x.dtype)
         else:
@@ -364,6 +371,7 @@ class StrideAwareCfC(Module):
     def __call__(self, x: Any, state: Any = None, timespans: Any = None) -> tuple[Any, Any]:
         batch, steps = check_input(x, self.input_size)
         cell = self.rnn_cell
+        x, state = in_model_dtype((x, state), cell.dtype)
         if state is None:
             h = mx.zeros((batch, self.state_size), dtype=x.dtype)
         else:

@@ -22,6 +22,7 @@ from ember_mlx.nn.rnn.cfc_cell import (
 from ember_mlx.nn.rnn.sequence import (
     MixedMemoryCell,
     check_state,
+    in_model_dtype,
     prepare_step_timespans,
     unstack_steps,
 )
@@ -133,6 +134,11 @@ class WiredCfCCell(Module):
     def state_size(self) -> int:
         """Size of the state: one value per neuron."""
         return self.neuron_map.units
+
+    @property
+    def dtype(self) -> Any:
+        """The dtype the cell computes in: its weights'."""
+        return self.layer_0.dtype
 
     @property
     def output_size(self) -> int:
@@ -283,6 +289,7 @@ class WiredCfCCell(Module):
         if x.ndim != 2 or x.shape[1] != self.input_size:
             raise ValueError(f"x: expected shape (batch, {self.input_size}), got {tuple(x.shape)}")
         batch = x.shape[0]
+        x, state = in_model_dtype((x, state), self.dtype)
         memory = state[1] if isinstance(state, tuple) else None
         state = state[0] if isinstance(state, tuple) else state
         if state is None:

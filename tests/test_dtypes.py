@@ -1,6 +1,7 @@
-"""The recurrent models in half precision: after ``set_dtype``, outputs and gradients keep the
-dtype (no float32 mask or constant promotes them, nor breaks torch's matmuls), and the outputs
-stay within half-precision error of the float32 model's."""
+"""The recurrent models' dtypes. In half precision (``set_dtype``), outputs and gradients keep
+the dtype (no float32 mask or constant promotes them, nor breaks torch's matmuls), the outputs
+stay within half-precision error of the float32 model's, and a saved model loads in its dtype.
+Inputs and states of another dtype are cast to the model's, the same on every backend."""
 
 import numpy as np
 import pytest
@@ -78,3 +79,26 @@ def test_save_and_load_keep_half_precision(name, dtype_name, tmp_path):
     for key, value in utils.tree_flatten(loaded.parameters()):
         assert value.dtype == dtype, key
         np.testing.assert_array_equal(to_numpy(value), to_numpy(saved[key]), err_msg=key)
+
+
+INPUT_DTYPES = ["int32", "bool", "float16", "float64"]
+
+
+@pytest.mark.parametrize("input_dtype", INPUT_DTYPES)
+@pytest.mark.parametrize("name", list(MODELS))
+def test_inputs_of_another_dtype_are_cast_to_the_model_dtype(name, input_dtype, rng):
+    """MLX alone would promote mixed operands; torch's matmuls refuse them and numpy's operators
+    widen integers to float64. The model computes in its own dtype instead, on every backend."""
+    model = MODELS[name]()
+    values = rng.normal(size=(2, 5, 3)) * 2
+    if input_dtype == "bool":
+        values = values > 0
+    x = mx.array(values.astype(input_dtype))
+    x32 = mx.array(to_numpy(x).astype(np.float32))
+    # Elapsed times in the input's dtype where that is a float, as a caller would pass them.
+    ts_dtype = input_dtype if input_dtype.startswith("float") else "float32"
+    ts = mx.array(rng.uniform(0.5, 1.5, size=(2, 5)).astype(ts_dtype))
+    y = _run(model, x, ts)
+    assert y.dtype == mx.float32
+    expected = _run(model, x32, mx.array(to_numpy(ts).astype(np.float32)))
+    np.testing.assert_allclose(to_numpy(y), to_numpy(expected), rtol=0, atol=1e-6)
