@@ -118,8 +118,6 @@ class SynapseBank:
         used = np.zeros((self.rows, self.slots), dtype=bool)
         used[row, slot] = True
         self.layout = SlotLayout(layout, used, receivers.astype(np.int32))
-        self._currents = mx.custom_function(self._currents_forward)
-        self._currents.vjp(self._currents_vjp)
         if not self.count:
             return
         # place() adds the rows to a range of neurons, or, unless the receivers are
@@ -288,6 +286,13 @@ class SynapseBank:
         sums = self.slot_totals(totals)
         return sums[..., :1] - weights[1] * sums[..., 1:], -weights[0] * sums[..., 1:]
 
+    def _currents(self, *arrays: Any) -> tuple[Any, Any]:
+        """:meth:`_currents_forward` with its hand-written vjp. The ``mx.custom_function`` is
+        made per call rather than kept: MLX's does not pickle or deepcopy, and a model must."""
+        currents = mx.custom_function(self._currents_forward)
+        currents.vjp(self._currents_vjp)
+        return currents(*arrays)
+
     def _currents_forward(
         self, presynaptic: Any, sigma: Any, mu: Any, weight: Any
     ) -> tuple[Any, Any]:
@@ -424,8 +429,6 @@ class LTCCell(Module):
 
         self._synapses = SynapseBank(neuron_map.adjacency_matrix)
         self._sensory_synapses = SynapseBank(neuron_map.sensory_adjacency_matrix)
-        self._unfold_with_vjp = mx.custom_function(self._unfold)
-        self._unfold_with_vjp.vjp(self._unfold_vjp)
 
     # ----------------------------------------------------------------------------- properties
 
@@ -537,6 +540,13 @@ class LTCCell(Module):
         synapse_weights = prepared[4]
         unfold = self._unfold if synapse_weights is None else self._unfold_with_vjp
         return unfold(v, fixed, cm_t, *(synapse_weights or ()))[0]
+
+    def _unfold_with_vjp(self, *arrays: Any) -> tuple[Any, ...]:
+        """:meth:`_unfold` with its hand-written vjp (a new ``mx.custom_function`` per call, as
+        in :meth:`SynapseBank._currents`)."""
+        unfold = mx.custom_function(self._unfold)
+        unfold.vjp(self._unfold_vjp)
+        return unfold(*arrays)
 
     def _unfold(self, v: Any, fixed: Any, cm_t: Any, *synapse_weights: Any) -> tuple[Any, ...]:
         r"""The solver updates of ``K`` consecutive steps (the math of the class docstring):

@@ -1,7 +1,13 @@
-"""The recurrent models' dtypes. In half precision (``set_dtype``), outputs and gradients keep
-the dtype (no float32 mask or constant promotes them, nor breaks torch's matmuls), the outputs
-stay within half-precision error of the float32 model's, and a saved model loads in its dtype.
-Inputs and states of another dtype are cast to the model's, the same on every backend."""
+"""What every recurrent model does alike, on every backend.
+
+Dtypes: in half precision (``set_dtype``) outputs and gradients keep the dtype (no float32 mask or
+constant promotes them, nor breaks torch's matmuls), the outputs stay within half-precision error
+of the float32 model's, and a saved model loads in its dtype; inputs and states of another dtype
+are cast to the model's. Copies: a model deep-copies and pickles (training loops snapshot models).
+"""
+
+import copy
+import pickle
 
 import numpy as np
 import pytest
@@ -102,3 +108,14 @@ def test_inputs_of_another_dtype_are_cast_to_the_model_dtype(name, input_dtype, 
     assert y.dtype == mx.float32
     expected = _run(model, x32, mx.array(to_numpy(ts).astype(np.float32)))
     np.testing.assert_allclose(to_numpy(y), to_numpy(expected), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("copy_of", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_models_deep_copy_and_pickle(name, copy_of, rng):
+    """An LTC used to keep MLX ``custom_function`` objects, which neither copy nor pickle."""
+    model = MODELS[name]()
+    x = mx.array(rng.normal(size=(2, 5, 3)).astype(np.float32))
+    ts = mx.array(rng.uniform(0.5, 1.5, size=(2, 5)).astype(np.float32))
+    copied = copy_of(model)
+    np.testing.assert_array_equal(to_numpy(_run(copied, x, ts)), to_numpy(_run(model, x, ts)))
