@@ -213,11 +213,14 @@ class Module(nn.Module):
         model = stored.from_config(json.loads(metadata["config"]))
         model.load_arrays(arrays, source=str(path))
         # load_arrays casts to the new model's dtypes; a module saved in half precision
-        # comes back in the dtypes it was saved in (the round trip through them is exact).
+        # comes back in the float dtypes it was saved in (the round trip through them is
+        # exact). Integer arrays (counters, random keys) keep this backend's dtypes.
         stored_dtypes = [
             (name, mx.astype(value, arrays[name].dtype))
             for name, value in model.named_parameters()
             if value.dtype != arrays[name].dtype
+            and mx.issubdtype(value.dtype, mx.floating)
+            and mx.issubdtype(arrays[name].dtype, mx.floating)
         ]
         if stored_dtypes:
             model.update(utils.tree_unflatten(stored_dtypes))
