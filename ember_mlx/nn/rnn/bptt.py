@@ -168,21 +168,25 @@ def differentiable_outputs(forward: Callable[..., Any], primals: Any, outputs: A
         outputs: What it returned for them.
     """
     primals = primals if isinstance(primals, tuple) else (primals,)
-    primal_leaves, rebuild_primals = flatten(primals)
-    output_leaves, rebuild_outputs = flatten(outputs)
 
     @mx.custom_function
-    def identity(primal_leaves, output_leaves):
-        return output_leaves
+    def identity(primals, outputs):
+        return outputs
 
+    # Flattened only here, where the trees go through mx.vjp: the first-order path (every
+    # training step) passes them through untouched.
     @identity.vjp
     def identity_vjp(args, cotangents, _):
-        primal_leaves, output_leaves = args
+        primals, outputs = args
+        primal_leaves, rebuild_primals = flatten(primals)
+        output_leaves, rebuild_outputs = flatten(outputs)
 
         def flat_forward(*leaves):
             return flatten(forward(*rebuild_primals(leaves)))[0]
 
-        _, d_primals = mx.vjp(flat_forward, list(primal_leaves), list(cotangents))
-        return d_primals, [mx.zeros_like(x) for x in output_leaves]
+        _, d_primals = mx.vjp(flat_forward, primal_leaves, flatten(cotangents)[0])
+        return rebuild_primals(d_primals), rebuild_outputs(
+            [mx.zeros_like(x) for x in output_leaves]
+        )
 
-    return rebuild_outputs(identity(primal_leaves, output_leaves))
+    return identity(primals, outputs)
