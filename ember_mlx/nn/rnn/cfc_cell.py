@@ -30,6 +30,7 @@ from ember_mlx.nn.rnn.bptt import recurrence
 from ember_mlx.nn.rnn.sequence import (
     check_state,
     in_model_dtype,
+    masked,
     prepare_step_timespans,
     unstack_steps,
 )
@@ -199,11 +200,8 @@ class CfCCell(Module):
         weights = [layer.weight for layer in heads]
         biases = [layer.bias for layer in heads]
         if self._mask is not None:
-            # The mask covers f1 and f2 only; the time heads stay dense, as in ncps. It is kept
-            # in float32 (set_dtype converts parameters only): cast, so that it does not promote
-            # half-precision weights.
-            mask = mx.astype(self._mask, weights[0].dtype)
-            weights[:2] = [w * mask for w in weights[:2]]
+            # The mask covers f1 and f2 only; the time heads stay dense, as in ncps.
+            weights[:2] = [masked(w, self._mask) for w in weights[:2]]
         if ts is not None and self.mode != "pure":
             weights[2:] = [ts * weights[2] + weights[3]]
             biases[2:] = [ts * biases[2] + biases[3]]

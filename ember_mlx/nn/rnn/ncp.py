@@ -10,7 +10,7 @@ from ember_mlx.backend import mx, nn
 from ember_mlx.nn.layers.activations import get_activation
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import AutoNCPMap, NeuronMap
-from ember_mlx.nn.rnn.sequence import check_state, in_model_dtype
+from ember_mlx.nn.rnn.sequence import check_state, in_model_dtype, masked
 from ember_mlx.nn.spelling import either
 
 
@@ -103,13 +103,10 @@ class NCP(Module):
             raise ValueError(f"x: expected shape (batch, {self.input_size}), got {tuple(x.shape)}")
         batch = x.shape[0]
         x, state = in_model_dtype((x, state), self.kernel.dtype)
-        # The masks stay float32 (set_dtype converts parameters only): cast them, so that they
-        # do not promote half-precision weights.
-        dtype = self.kernel.dtype
-        z = x @ (self.kernel * mx.astype(self._sensory_mask, dtype))
+        z = x @ masked(self.kernel, self._sensory_mask)
         if state is not None:
             check_state(state, batch, self.units, "state")
-            z = z + state @ (self.recurrent_kernel * mx.astype(self._recurrent_mask, dtype))
+            z = z + state @ masked(self.recurrent_kernel, self._recurrent_mask)
         if self.use_bias:
             z = z + self.bias
         h = self.activation(z)

@@ -69,6 +69,12 @@ def in_model_dtype(x: Any, dtype: Any) -> Any:
     return mx.astype(x, dtype)
 
 
+def masked(weight: Any, mask: Any) -> Any:
+    """``weight * mask`` in ``weight``'s dtype. A wiring mask is kept in float32 (``set_dtype``
+    converts parameters only), and would otherwise promote half-precision weights."""
+    return weight * mx.astype(mask, weight.dtype)
+
+
 def check_state(state: Any, batch: int, units: int, name: str = "state") -> None:
     """Check that ``state`` is an array of shape ``(batch, units)``.
 

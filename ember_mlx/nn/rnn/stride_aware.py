@@ -26,6 +26,7 @@ from ember_mlx.nn.rnn.sequence import (
     check_state,
     constant_timespan,
     in_model_dtype,
+    masked,
     prepare_step_timespans,
     prepare_timespans,
     unstack_steps,
@@ -175,11 +176,7 @@ class StrideAwareCell(Module):
         """The weights of one forward pass: the first backbone layer (masked) and the gate
         stacked into one matrix, so a step reads ``[x, h]`` with one matmul."""
         first = self.backbone[0]
-        weight = first.weight
-        if self._mask is not None:
-            # Kept in float32 (set_dtype converts parameters only): cast, so that it does not
-            # promote half-precision weights.
-            weight = weight * mx.astype(self._mask, weight.dtype)
+        weight = first.weight if self._mask is None else masked(first.weight, self._mask)
         weights, biases = [weight], [first.bias]
         if self.mode != "no_gate":
             weights.append(self.gate.weight)
