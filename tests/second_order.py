@@ -37,3 +37,12 @@ def torch_second_order(module, loss):
         name: np.zeros(tuple(p.shape), np.float32) if g is None else g.numpy()
         for name, p, g in zip(names, params, second, strict=True)
     }
+
+
+def assert_second_orders_equal(got, expected, rename=lambda name: name):
+    """``got`` (ours) equals ``expected`` (torch's, whose names ``rename`` maps to ours) for
+    every parameter, to float32 accuracy relative to each gradient's scale."""
+    assert set(got) == {rename(name) for name in expected}
+    for name, value in expected.items():
+        atol = 1e-5 + 1e-4 * np.abs(value).max()
+        np.testing.assert_allclose(got[rename(name)], value, rtol=0, atol=atol, err_msg=name)
