@@ -109,6 +109,15 @@ def test_linear_matches_torch(bias, rng):
     np.testing.assert_allclose(to_numpy(layer(mx.array(x))), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_linear_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="Linear: in_features: expected an int >= 1, got 0"):
+        Linear(0, 3)
+    with pytest.raises(ValueError, match="Linear: out_features: expected an int >= 1, got -1"):
+        Linear(3, -1)
+    with pytest.raises(TypeError, match="Dense: in_features: expected an int, got float 3.0"):
+        Dense(3.0, 2)
+
+
 def test_linear_initialisation_and_bad_input():
     layer = Linear(16, 200)
     weights = to_numpy(layer.weight)
@@ -210,6 +219,36 @@ def test_sequential_config_round_trip(rng):
     np.testing.assert_array_equal(to_numpy(clone(x)), to_numpy(model(x)))
 
 
+def test_sequential_of_one_layer_holds_it(rng, tmp_path):
+    # A Module is a dict of its weights; it must not be read as a mapping of names to layers.
+    x = mx.array(_data(rng, 5, 3))
+    linear = Linear(3, 2)
+    single = Sequential(linear)
+    assert len(single) == 1 and single[0] is linear
+    np.testing.assert_array_equal(to_numpy(single(x)), to_numpy(linear(x)))
+    assert len(Sequential(ReLU())) == 1 and len(Sequential(Dropout(0.5))) == 1
+    single.save(tmp_path / "one.safetensors")
+    loaded = Sequential.load(tmp_path / "one.safetensors")
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(linear(x)))
+
+
+def test_nested_sequential_saves_and_loads(rng, tmp_path):
+    model = Sequential(Sequential(Linear(3, 4), Tanh()), Linear(4, 2))
+    model.save(tmp_path / "nested.safetensors")
+    loaded = Sequential.load(tmp_path / "nested.safetensors")
+    assert isinstance(loaded[0], Sequential) and isinstance(loaded[0][0], Linear)
+    x = mx.array(_data(rng, 5, 3))
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(model(x)))
+
+
+def test_sequential_append_after_slicing_or_naming_takes_a_free_name():
+    model = Sequential(Linear(2, 3), ReLU(), Linear(3, 2))
+    tail = model[1:].append(Tanh())
+    assert len(tail) == 3 and isinstance(tail[2], Tanh)
+    named = Sequential().add_module("1", ReLU()).append(Tanh()).append(ReLU())
+    assert len(named) == 3 and isinstance(named[1], Tanh)
+
+
 # --- BatchNormalization --------------------------------------------------------------------
 
 
@@ -250,12 +289,33 @@ def test_batch_normalization_momentum_is_the_running_weight():
     # running_mean = 0.75 * 0 + 0.25 * batch mean
     np.testing.assert_allclose(to_numpy(bn.running_mean), [0.5, 1.0], rtol=1e-6)
     assert bn.get_config() == {"num_features": 2, "epsilon": 1e-5, "momentum": 0.75}
-    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"momentum: expected a float in \[0.0, 1.0\], got 1.5"):
         BatchNormalization(2, momentum=1.5)
-    with pytest.raises(ValueError, match="epsilon must be positive, got 0"):
+    with pytest.raises(ValueError, match="epsilon: expected a float > 0.0, got 0"):
         BatchNormalization(2, epsilon=0)
+    with pytest.raises(ValueError, match="epsilon: expected a float > 0.0, got nan"):
+        BatchNormalization(2, epsilon=float("nan"))
+    with pytest.raises(TypeError, match="momentum: expected a float in .*, got str '0.9'"):
+        BatchNormalization(2, momentum="0.9")
+    with pytest.raises(ValueError, match="num_features: expected an int >= 1, got 0"):
+        BatchNormalization(0)
+    with pytest.raises(TypeError, match="num_features: expected an int, got float 3.5"):
+        BatchNormalization(3.5)
     with pytest.raises(ValueError, match=r"input x has shape \(4, 3\).*num_features=2"):
         bn(mx.zeros((4, 3)))
+
+
+def test_batch_normalization_statistics_stay_frozen_when_a_container_is_unfrozen():
+    model = Sequential(Linear(3, 2), BatchNormalization(2))
+    model.freeze()
+    model.unfreeze()
+    trainable = [name for name, _ in utils.tree_flatten(model.trainable_parameters())]
+    assert trainable == [
+        "layers.0.weight",
+        "layers.0.bias",
+        "layers.1.weight",
+        "layers.1.bias",
+    ]
 
 
 # --- Dropout -------------------------------------------------------------------------------
@@ -295,12 +355,26 @@ def test_dropout_seed_gives_a_reproducible_sequence_of_masks():
     np.testing.assert_array_equal(to_numpy(Dropout(0.5)(x)), c1)
 
 
-@pytest.mark.parametrize("rate", [1.0, -0.1, 1.5, "0.5", True])
-def test_dropout_rejects_bad_rates(rate):
-    with pytest.raises(ValueError, match=r"Dropout: rate must be a number in \[0, 1\), got"):
+@pytest.mark.parametrize(
+    ("rate", "error"),
+    [
+        (1.0, ValueError),
+        (-0.1, ValueError),
+        (1.5, ValueError),
+        ("0.5", TypeError),
+        (True, TypeError),
+    ],
+)
+def test_dropout_rejects_bad_rates(rate, error):
+    with pytest.raises(error, match=r"Dropout: rate: expected a (value in \[0.0, 1.0\)|float)"):
         Dropout(rate)
 
 
-def test_dropout_rejects_bad_seeds():
-    with pytest.raises(TypeError, match="Dropout: seed must be an int or None, got 1.5"):
+def test_dropout_takes_numpy_numbers_and_rejects_bad_seeds():
+    assert Dropout(np.float32(0.5), seed=np.int64(3)).seed == 3
+    with pytest.raises(TypeError, match="Dropout: seed: expected an int, got float 1.5"):
         Dropout(0.5, seed=1.5)
+    with pytest.raises(ValueError, match="Dropout: seed: expected an int >= 0, got -1"):
+        Dropout(0.5, seed=-1)
+    with pytest.raises(ValueError, match=r"Dropout: seed: expected an int in \[0, 2\*\*32\)"):
+        Dropout(0.5, seed=2**70)

@@ -95,6 +95,10 @@ def _resolve_class(qualified: str) -> type:
 
 
 def _decode(value: Any) -> Any:
+    """Build the objects :func:`_encode` wrote. Idempotent: a built Module (a dict of its
+    weights) is kept, so that ``from_config`` may decode a config that is decoded already."""
+    if isinstance(value, nn.Module):
+        return value
     if isinstance(value, list):
         return [_decode(v) for v in value]
     if isinstance(value, dict):
@@ -118,7 +122,10 @@ class Module(nn.Module):
             # The outermost constructor records its arguments; a subclass calling
             # super().__init__ must not overwrite them.
             if "_config" not in self.__dict__:
-                bound = inspect.signature(init).bind(self, *args, **kw)
+                try:
+                    bound = inspect.signature(init).bind(self, *args, **kw)
+                except TypeError as err:  # name the class: bind's message does not
+                    raise TypeError(f"{type(self).__name__}: {err}") from None
                 bound.apply_defaults()
                 arguments = dict(bound.arguments)
                 arguments.pop(next(iter(arguments)))
@@ -154,6 +161,22 @@ class Module(nn.Module):
                 f"{type(self).__name__} defines neither __call__ nor forward"
             ) from None
         return parent(*args, **kwargs)
+
+    def unfreeze(
+        self, *, recurse: bool = True, keys: str | list[str] | None = None, strict: bool = False
+    ) -> Module:
+        """``nn.Module.unfreeze``, except that batch norms' running statistics stay frozen.
+
+        ``nn.BatchNorm`` freezes them again when it is unfrozen itself, but an unfreeze that
+        recurses from a containing module clears them too (in MLX as well), and an optimizer
+        with weight decay would then change them.
+        """
+        super().unfreeze(recurse=recurse, keys=keys, strict=strict)
+        if recurse:
+            for _, module in self.named_modules():
+                if isinstance(module, nn.BatchNorm):
+                    module.freeze(recurse=False, keys=["running_mean", "running_var"])
+        return self
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments as JSON-ready values (nested objects by class and config)."""

@@ -31,7 +31,12 @@ class Sequential(Module, nn.Sequential):
     """
 
     def __init__(self, *modules: Callable | Mapping[str, Callable]):
-        if len(modules) == 1 and isinstance(modules[0], Mapping):
+        # A Module is a dict of its weights: only a plain mapping names the layers.
+        if (
+            len(modules) == 1
+            and isinstance(modules[0], Mapping)
+            and not isinstance(modules[0], nn.Module)
+        ):
             names, layers = list(modules[0].keys()), list(modules[0].values())
         else:
             names, layers = [str(i) for i in range(len(modules))], list(modules)
@@ -62,8 +67,12 @@ class Sequential(Module, nn.Sequential):
         return self
 
     def append(self, module: Callable) -> Sequential:
-        """Append ``module``, named by its position; returns the container."""
-        return self.add_module(str(len(self.layers)), module)
+        """Append ``module``, named by its position (the next free number if a layer already
+        has that name, as after slicing or :meth:`add_module`); returns the container."""
+        index = len(self.layers)
+        while str(index) in self._names:
+            index += 1
+        return self.add_module(str(index), module)
 
     def _record_config(self) -> None:
         # The config must describe the current layers, not only the constructor's (a subclass
