@@ -78,6 +78,18 @@ def test_auto_ncp_as_the_seeds_show_it(rng):
     assert sorted(k for k, _ in clone.named_parameters()) == ["bias", "kernel", "recurrent_kernel"]
 
 
+def test_auto_ncp_without_a_seed_reloads_with_its_wiring(rng, tmp_path):
+    model = AutoNCP(units=12, output_size=2, seed=None, input_size=3)
+    assert model.get_config()["seed"] == model.neuron_map.seed
+    model.save(tmp_path / "ncp.safetensors")
+    loaded = AutoNCP.load(tmp_path / "ncp.safetensors")
+    np.testing.assert_array_equal(
+        loaded.neuron_map.adjacency_matrix, model.neuron_map.adjacency_matrix
+    )
+    x = mx.array(rng.standard_normal((4, 3)).astype(np.float32))
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(model(x)))
+
+
 @pytest.mark.autodiff
 def test_unwired_weights_get_no_gradient(rng):
     model = NCP(NCPMap(6, 4, 3, seed=3, sensory_neurons=5))

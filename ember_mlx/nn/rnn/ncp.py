@@ -122,7 +122,7 @@ class AutoNCP(NCP):
         units: Total number of neurons.
         output_size: Number of motor neurons (the output); less than ``units - 2``.
         sparsity_level: In ``[0.1, 1.0]``: the fraction of possible synapses left out.
-        seed: Seed of the wiring.
+        seed: Seed of the wiring; ``None`` draws one (recorded in :meth:`get_config`).
         activation: See :class:`NCP`.
         use_bias: See :class:`NCP`.
         input_size: See :class:`NCP`.
@@ -133,10 +133,17 @@ class AutoNCP(NCP):
         units: int,
         output_size: int,
         sparsity_level: float = 0.5,
-        seed: int = 22222,
+        seed: int | None = 22222,
         activation: str | Callable[[Any], Any] = "tanh",
         use_bias: bool = True,
         input_size: int | None = None,
     ):
         neuron_map = AutoNCPMap(units, output_size, sparsity_level, seed)
         super().__init__(neuron_map, input_size, activation, use_bias)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, with the seed the map drew when given ``None`` (so that
+        a loaded model gets the same wiring)."""
+        config = super().get_config()
+        config["seed"] = self.neuron_map.seed
+        return config
