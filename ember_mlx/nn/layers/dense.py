@@ -9,6 +9,7 @@ from typing import Any
 from ember_mlx.backend import nn
 from ember_mlx.nn.layers.activations import get_activation
 from ember_mlx.nn.module import Module
+from ember_mlx.validation import check_count
 
 
 def check_features(layer: str, x: Any, expected: int, argument: str) -> None:
@@ -38,6 +39,9 @@ class Linear(Module, nn.Linear):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        layer = type(self).__name__
+        in_features = check_count(f"{layer}: in_features", in_features)
+        out_features = check_count(f"{layer}: out_features", out_features)
         super().__init__(in_features, out_features, bias)
         self.in_features = in_features
         self.out_features = out_features

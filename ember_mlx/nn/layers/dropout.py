@@ -9,6 +9,7 @@ from typing import Any
 
 from ember_mlx.backend import mx
 from ember_mlx.nn.module import Module
+from ember_mlx.validation import check_fraction, check_seed
 
 
 class Dropout(Module):
@@ -35,12 +36,11 @@ class Dropout(Module):
     """
 
     def __init__(self, rate: float, seed: int | None = None):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate must be a number in [0, 1), got {rate!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"Dropout: seed must be an int or None, got {seed!r}")
+        rate = check_fraction("Dropout: rate", rate, include_high=False)
+        if seed is not None:
+            seed = check_seed("Dropout: seed", seed)
         super().__init__()
-        self.rate = float(rate)
+        self.rate = rate
         self.seed = seed
         if seed is not None:
             self._key = mx.random.key(seed)

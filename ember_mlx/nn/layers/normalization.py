@@ -7,6 +7,7 @@ from typing import Any
 from ember_mlx.backend import nn
 from ember_mlx.nn.layers.dense import check_features
 from ember_mlx.nn.module import Module
+from ember_mlx.validation import check_count, check_real
 
 
 class BatchNormalization(Module, nn.BatchNorm):
@@ -26,7 +27,8 @@ class BatchNormalization(Module, nn.BatchNorm):
 
     (:math:`m` = ``momentum``, :math:`n` values per feature). In evaluation mode (:meth:`eval`)
     the running statistics are used. :math:`\gamma` (``weight``) and :math:`\beta` (``bias``) are
-    learned; ``running_mean`` and ``running_var`` are saved but never trained.
+    learned; ``running_mean`` and ``running_var`` are saved but never trained (they stay frozen
+    when a containing :class:`~ember_mlx.nn.Module` is unfrozen).
 
     This is ``nn.BatchNorm`` with the seeds' arguments: ``momentum`` is the weight of the old
     running statistics (Keras), so ``momentum=0.9`` equals torch's and mlx's ``momentum=0.1``
@@ -40,10 +42,9 @@ class BatchNormalization(Module, nn.BatchNorm):
     """
 
     def __init__(self, num_features: int, epsilon: float = 1e-5, momentum: float = 0.9):
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], got {momentum!r}")
-        if epsilon <= 0:
-            raise ValueError(f"BatchNormalization: epsilon must be positive, got {epsilon!r}")
+        num_features = check_count("BatchNormalization: num_features", num_features)
+        epsilon = check_real("BatchNormalization: epsilon", epsilon, above=0.0)
+        momentum = check_real("BatchNormalization: momentum", momentum, at_least=0.0, at_most=1.0)
         super().__init__(num_features, eps=epsilon, momentum=1 - momentum)
 
     def __call__(self, x: Any) -> Any:
