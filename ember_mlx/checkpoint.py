@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +30,18 @@ def _check_path(path: str | os.PathLike, argument: str = "path") -> Path:
     return path
 
 
-def save_arrays(
-    path: str | os.PathLike, arrays: dict[str, Any], metadata: dict[str, str] | None = None
-) -> Path:
-    """Write ``arrays`` (name -> array) and ``metadata`` to a safetensors file, atomically.
+def write_atomically(path: Path, write: Callable[[str], None]) -> None:
+    """Run ``write(tmp)`` on a temporary file beside ``path``, flush it to disk and rename it
+    over ``path``: a reader sees the old file or the new one, never a half-written one, and a
+    failed write leaves the old file untouched (and no temporary file behind).
 
-    The data goes to a temporary file in the same directory, is flushed to disk, and then
-    renamed over ``path``: a reader sees the old file or the new one, never a half-written one,
-    and a failed write leaves the old file untouched.
+    The file gets the permissions ``open`` would give it (0o666 less the umask), not
+    ``tempfile.mkstemp``'s owner-only 0o600.
     """
-    path = _check_path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = dict(metadata or {})
-    for key, value in metadata.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError(f"metadata: keys and values must be str, got {key!r}: {value!r}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=SUFFIX, dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.stem}.{secrets.token_hex(8)}{path.suffix}"
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        mx.save_safetensors(tmp, dict(arrays), metadata=metadata)
+        write(str(tmp))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -55,6 +49,20 @@ def save_arrays(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def save_arrays(
+    path: str | os.PathLike, arrays: dict[str, Any], metadata: dict[str, str] | None = None
+) -> Path:
+    """Write ``arrays`` (name -> array) and ``metadata`` to a safetensors file, atomically
+    (:func:`write_atomically`)."""
+    path = _check_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = dict(metadata or {})
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"metadata: keys and values must be str, got {key!r}: {value!r}")
+    write_atomically(path, lambda tmp: mx.save_safetensors(tmp, dict(arrays), metadata=metadata))
     return path
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -49,6 +50,8 @@ def test_from_config_builds_the_same_architecture():
     ]
     with pytest.raises(TypeError, match="config must be a dict"):
         TwoLayer.from_config([3, 4])
+    with pytest.raises(TypeError, match="TwoLayer: got an unexpected keyword argument 'foo'"):
+        TwoLayer([3, 4], foo=1)
 
 
 def test_parameter_marks_frozen_arrays():
@@ -127,6 +130,16 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
         TwoLayer([3, 4, 2]).save(path)
     assert path.read_bytes() == original
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
+
+
+def test_saved_files_get_the_permissions_open_gives(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "model.safetensors"
+        TwoLayer([3, 4, 2]).save(path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
 SAVE_AND_RUN = """
