@@ -15,6 +15,7 @@ from ember_mlx.nn.neuron_maps import (
     NCPMap,
     NeuronMap,
     RandomMap,
+    draw_neuron_map,
 )
 
 wirings = pytest.importorskip("ncps.wirings")
@@ -525,6 +526,9 @@ def test_draw_returns_a_figure_with_every_node_and_synapse(neuron_map, pyplot):
     assert sum(len(c.get_offsets()) for c in nodes) == neuron_map.units + neuron_map.input_dim
     assert len(lines.get_segments()) == neuron_map.synapse_count + neuron_map.sensory_synapse_count
     assert len(ax.texts) == neuron_map.units + neuron_map.input_dim
+    # The legend, right of the axes, fits in the figure as saved.
+    figure.canvas.draw()
+    assert ax.get_legend().get_window_extent().x1 <= figure.bbox.x1
 
 
 def test_draw_into_given_axes_and_errors(pyplot):
@@ -532,5 +536,7 @@ def test_draw_into_given_axes_and_errors(pyplot):
     assert AutoNCPMap(12, 2, input_dim=2).draw(ax) is figure
     with pytest.raises(ValueError, match="not built"):
         AutoNCPMap(12, 2).draw()
+    with pytest.raises(TypeError, match="neuron_map: expected a NeuronMap, got str"):
+        draw_neuron_map("x")
     with pytest.raises(ValueError, match="neuron_colors: unknown keys"):
         AutoNCPMap(12, 2, input_dim=2).draw(neuron_colors={"hidden": "red"})

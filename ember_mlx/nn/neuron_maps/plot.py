@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from ember_mlx.nn.neuron_maps.base import GROUPS
-
-if TYPE_CHECKING:
-    from ember_mlx.nn.neuron_maps.base import NeuronMap
+from ember_mlx.nn.neuron_maps.base import GROUPS, NeuronMap
 
 NEURON_COLORS = {
     "sensory": "tab:olive",
@@ -51,6 +48,8 @@ def draw_neuron_map(
         The figure that holds ``ax``: one scatter collection per drawn group (one point per
         neuron) and one line collection with one curve per synapse.
     """
+    if not isinstance(neuron_map, NeuronMap):
+        raise TypeError(f"neuron_map: expected a NeuronMap, got {type(neuron_map).__name__}")
     neuron_map._require_built("draw")
     neuron_colors = _colors("neuron_colors", neuron_colors, NEURON_COLORS)
     synapse_colors = _colors("synapse_colors", synapse_colors, SYNAPSE_COLORS)
@@ -59,7 +58,8 @@ def draw_neuron_map(
     from matplotlib.lines import Line2D
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(7, 5))
+        # Constrained layout makes room for the legend, which stands right of the axes.
+        _, ax = plt.subplots(figsize=(7, 5), layout="constrained")
 
     groups = {name: ids for name, ids in neuron_map.get_neuron_groups().items() if len(ids)}
     gap = max(2.0, max(len(ids) for ids in groups.values()) / 2)
