@@ -203,9 +203,29 @@ def test_train_is_fit_and_keeps_the_training_mode_switch(mackey_glass_pairs):
         trained.train(x[:, :300])
 
 
-def test_predict_before_fit_raises():
+def test_predict_before_fit_raises_also_after_a_save_and_load(tmp_path):
+    lsm = LiquidStateMachine(1, 10, 1, seed=0)
     with pytest.raises(ValueError, match="predict: the readout is not fitted"):
-        LiquidStateMachine(1, 10, 1, seed=0).predict(np.zeros((5, 1)))
+        lsm.predict(np.zeros((5, 1)))
+    lsm.save(tmp_path / "unfitted.safetensors")
+    with pytest.raises(ValueError, match="predict: the readout is not fitted"):
+        Module.load(tmp_path / "unfitted.safetensors").predict(np.zeros((5, 1)))
+    detector = LiquidAnomalyDetector(1, reservoir_size=10, washout=5, seed=0)
+    detector.save(tmp_path / "detector.safetensors")
+    with pytest.raises(ValueError, match="predict: the readout is not fitted"):
+        Module.load(tmp_path / "detector.safetensors").score(np.zeros((20, 1)))
+
+
+def test_ridge_regression_of_integer_features_is_floating():
+    x, y = mx.array([[1, 2], [3, 5], [4, 4]]), mx.array([[0.1], [0.2], [0.35]])
+    weight, bias = ridge_regression(x, y, 1.0)
+    assert weight.dtype == mx.float32 and bias.dtype == mx.float32
+    xc = np.array([[1, 2], [3, 5], [4, 4]], float)
+    yc = np.array([[0.1], [0.2], [0.35]])
+    xc, yc = xc - xc.mean(0), yc - yc.mean(0)
+    np.testing.assert_allclose(
+        as_np(weight), np.linalg.solve(xc.T @ xc + np.eye(2), xc.T @ yc), rtol=1e-5
+    )
 
 
 def test_save_and_load_reproduce_predictions(tmp_path, mackey_glass_pairs):

@@ -117,7 +117,7 @@ class LiquidAnomalyDetector(Module):
     def load_arrays(self, arrays: dict[str, Any], source: str = "arrays") -> LiquidAnomalyDetector:
         """Set every parameter (see :meth:`Module.load_arrays`), the readout included."""
         super().load_arrays(arrays, source)
-        self.predictor._fitted = True  # its readout came with the arrays
+        self.predictor.read_fitted()
         return self
 
     def _sequences(self, inputs: Any) -> tuple[mx.array, bool]:

@@ -136,9 +136,10 @@ class LiquidStateMachine(Module):
             mx.random.uniform(-bias_scaling, bias_scaling, (size,), key=keys[2]),
             requires_grad=False,
         )
-        # Fitted by ridge regression; zeros until then.
-        self.readout_weight = mx.zeros((self.input_size + size, self.output_size))
-        self.readout_bias = mx.zeros((self.output_size,))
+        # Fitted by ridge regression; NaN until then, so that a checkpoint knows whether it
+        # holds a fit (load_arrays).
+        self.readout_weight = mx.full((self.input_size + size, self.output_size), float("nan"))
+        self.readout_bias = mx.full((self.output_size,), float("nan"))
         self._fitted = False
 
     def reservoir_states(self, inputs: Any, state: mx.array | None = None) -> mx.array:
@@ -237,10 +238,16 @@ class LiquidStateMachine(Module):
         return self.fit(inputs, targets)
 
     def load_arrays(self, arrays: dict[str, Any], source: str = "arrays") -> LiquidStateMachine:
-        """Set every parameter (see :meth:`Module.load_arrays`); the readout counts as fitted."""
+        """Set every parameter (see :meth:`Module.load_arrays`); the readout counts as fitted
+        if the arrays hold a fit."""
         super().load_arrays(arrays, source)
-        self._fitted = True
+        self.read_fitted()
         return self
+
+    def read_fitted(self) -> None:
+        """Mark the readout fitted or not from its values (NaN until a fit), after they were
+        set from a checkpoint."""
+        self._fitted = not mx.any(mx.isnan(self.readout_bias)).item()
 
     def _initial_state(self, state: mx.array | None, batch: int, batched: bool) -> mx.array:
         if state is None:

@@ -28,7 +28,8 @@ def ridge_regression(
     solved in float64 on the CPU (the only place MLX has float64; the mirrors ignore the
     stream): reservoir states are strongly correlated, and in float32 their Gram matrix is not
     even numerically positive definite at :math:`\alpha = 10^{-8}` on Mackey-Glass. The result
-    matches a float64 least-squares solve, and is returned in the dtype of ``features``.
+    matches a float64 least-squares solve, and is returned in the dtype of ``features`` (float32
+for integer or boolean features).
 
     Args:
         features: ``(samples, k)`` design matrix :math:`X`.
@@ -52,4 +53,6 @@ def ridge_regression(
         gram = centred.T @ centred + alpha * mx.eye(x.shape[1], dtype=mx.float64)
         weight = mx.linalg.solve(gram, centred.T @ (y - y_mean))
         bias = y_mean - x_mean @ weight
-        return mx.astype(weight, features.dtype), mx.astype(bias, features.dtype)
+    floating = mx.issubdtype(features.dtype, mx.floating)
+    dtype = features.dtype if floating else mx.float32
+    return mx.astype(weight, dtype), mx.astype(bias, dtype)
