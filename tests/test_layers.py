@@ -1,5 +1,7 @@
 """Feed-forward layers: activations, Linear/Dense, Sequential, BatchNormalization, Dropout."""
 
+import copy
+import pickle
 from collections import OrderedDict
 
 import numpy as np
@@ -353,6 +355,16 @@ def test_dropout_seed_gives_a_reproducible_sequence_of_masks():
     c1 = to_numpy(Dropout(0.5)(x))
     mx.random.seed(5)
     np.testing.assert_array_equal(to_numpy(Dropout(0.5)(x)), c1)
+
+
+def test_seeded_dropout_pickles_and_copies_with_its_key():
+    # Its key is a uint32 array, which torch cannot unpickle as a tensor.
+    x = mx.ones((6, 8))
+    layer = Dropout(0.5, seed=4)
+    layer(x)
+    for clone in (pickle.loads(pickle.dumps(layer)), copy.deepcopy(layer)):
+        assert clone._key.dtype == mx.uint32
+        np.testing.assert_array_equal(to_numpy(clone(x)), to_numpy(copy.deepcopy(layer)(x)))
 
 
 @pytest.mark.parametrize(

@@ -521,7 +521,8 @@ case("array", lambda m: m.array([1.5, 2]))
 case("array[int]", lambda m: m.array([[1, 2], [3, -4]]))
 case("array[big-int]", lambda m: m.array([1, 2**40]))
 case("array[bool]", lambda m: m.array(True))
-case("array[float64-data]", lambda m: m.array(np.arange(3.0)))
+case("array[float64-array]", lambda m: m.array(m.astype(m.array(V), m.float64)))
+case("asarray[float64-copy]", lambda m: m.asarray(m.astype(m.array(V), m.float64), copy=True))
 case("array[int64-data]", lambda m: m.array(np.arange(3)))
 case("array[dtype]", lambda m: m.array([1, 2], m.float16))
 case("array[arrays]", lambda m: m.array([m.array(V), m.array(W)]))
@@ -1159,8 +1160,8 @@ def test_counter_based_hash_matches_numpy_uint32(core, words):
         (lambda m: m.array([1, 2]), "int32"),
         (lambda m: m.array(2**40), "int64"),
         (lambda m: m.array(True), "bool"),
-        (lambda m: m.array(np.array([1.5])), "float32"),
         (lambda m: m.array(np.array([1.5]), m.float64), "float64"),
+        (lambda m: m.array(np.array([1.5]), m.float32), "float32"),
         (lambda m: m.array(np.array([3])), "int64"),
         (lambda m: m.array(np.array([1], np.float16)), "float16"),
         (lambda m: m.zeros(3), "float32"),
@@ -1204,6 +1205,96 @@ def test_default_dtypes_follow_mlx(core, make, dtype):
 )
 def test_python_scalars_do_not_promote_arrays(core, compute, dtype):
     assert dtype_name(compute(core)) == dtype
+
+
+def test_arrays_keep_their_dtype_and_foreign_float64_data_follows_the_mirror(core):
+    """``array(an_array)`` keeps its dtype, as MLX does; numpy ``float64`` data narrows to
+    ``float32`` on torch, as in MLX, but on the numpy mirror it is a mirror array and keeps
+    ``float64`` (the documented difference)."""
+    wide = core.astype(core.array([1.0, 2.0]), core.float64)
+    assert dtype_name(core.array(wide)) == "float64"
+    assert dtype_name(core.asarray(wide, copy=True)) == "float64"
+    assert dtype_name(core.array([wide, wide])) == "float64"
+    assert dtype_name(core.array([1.0, 2.0])) == "float32"
+    numpy_mirror = core.__name__.split(".")[-2] == "numpy"
+    assert dtype_name(core.array(np.arange(3.0))) == ("float64" if numpy_mirror else "float32")
+
+
+@pytest.mark.mlx_only
+def test_foreign_numpy_float64_data_narrows_on_torch_as_in_mlx():
+    import mlx.core
+
+    tmx = mirror_core("torch")
+    data = np.arange(3.0)
+    assert dtype_name(mlx.core.array(data)) == dtype_name(tmx.array(data)) == "float32"
+    assert dtype_name(mlx.core.array(data[0])) == dtype_name(tmx.array(data[0])) == "float32"
+
+
+def test_array_returns_a_value_that_input_edits_do_not_reach(core):
+    host = np.zeros(3, np.float32)
+    made = core.array(host)
+    host[0] = 5.0
+    assert to_np(made)[0] == 0.0
+    source = core.array([1.0, 2.0])
+    for copy in (core.array(source), core.asarray(source, copy=True)):
+        if core.__name__.split(".")[-2] == "torch":
+            assert copy.data_ptr() != source.data_ptr()
+        else:
+            assert not np.shares_memory(copy, source)
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda m: m.array("abc"), ValueError),
+        (lambda m: m.array(["a", "b"]), ValueError),
+        (lambda m: m.array(None), TypeError),
+        (lambda m: m.squeeze(m.zeros((1, 3)), 1), ValueError),
+        (lambda m: m.squeeze(m.zeros((1, 3, 1)), (0, 1)), ValueError),
+        (lambda m: m.pad(m.zeros((3,)), -1), ValueError),
+        (lambda m: m.pad(m.zeros((3, 2)), [(1, 0), (0, -1)]), ValueError),
+        (lambda m: m.random.uniform(shape=(-3,)), ValueError),
+        (lambda m: m.random.normal(shape=(2, -3)), ValueError),
+        (lambda m: m.random.permutation(-2), ValueError),
+        (lambda m: m.sort(m.array(1.0)), IndexError),
+        (lambda m: m.argsort(m.array(1.0)), IndexError),
+        (lambda m: m.topk(m.array(1.0), 1), IndexError),
+        (lambda m: m.max(m.zeros((0,))), ValueError),
+        (lambda m: m.min(m.zeros((0, 3)), axis=0), ValueError),
+        (lambda m: m.argmax(m.zeros((0,))), ValueError),
+        (lambda m: m.argmin(m.zeros((2, 0)), axis=0), ValueError),
+        (lambda m: m.median(m.zeros((0,))), ValueError),
+    ],
+)
+def test_invalid_calls_raise_as_in_mlx(core, call, error):
+    with pytest.raises(error):
+        call(core)
+
+
+@pytest.mark.mlx_only
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.median(m.array([1.0, float("nan"), 3.0])),
+        lambda m: m.median(m.array([[float("nan"), 1.0], [2.0, 3.0]]), axis=0),
+        lambda m: m.median(m.array([[1.0, float("nan"), 4.0, 2.0], [4.0, 1.0, 3.0, 2.0]]), 1),
+        lambda m: m.median(m.zeros((0, 3)), axis=1),
+        lambda m: m.sort(m.array(1.0), axis=None),
+        lambda m: m.max(m.zeros((0, 3)), axis=1),
+    ],
+)
+def test_edge_cases_match_mlx(core, call):
+    import mlx.core
+
+    expected = call(mlx.core)
+    got = call(core)
+    assert dtype_name(got) == dtype_name(expected)
+    np.testing.assert_array_equal(to_np(got), to_np(expected))
+
+
+def test_median_propagates_nan(core):
+    out = core.median(core.array([[1.0, float("nan"), 3.0], [1.0, 2.0, 3.0]]), axis=1)
+    np.testing.assert_array_equal(to_np(out), [np.nan, 2.0])
 
 
 def test_array_type_is_the_native_array_and_dtype_categories(core):

@@ -765,6 +765,19 @@ def test_save_and_load_weights_round_trip(mirror, tmp_path, rng):
         model.save_weights(str(tmp_path / "weights.pt"))
 
 
+def test_load_weights_of_torch_parameters_copies_and_detaches():
+    torch = pytest.importorskip("torch")
+    tnn = importlib.import_module("ember_mlx.compat.torch.nn")
+    source = torch.nn.Linear(4, 3)
+    model = tnn.Linear(4, 3)
+    model.load_weights(list(source.named_parameters()))
+    assert not any(p.requires_grad for p in (model.weight, model.bias))
+    assert model.weight.data_ptr() != source.weight.data_ptr()
+    with torch.no_grad():
+        source.weight.add_(100.0)
+    assert float(model.weight.abs().max()) < 100.0
+
+
 def test_load_weights_strict_errors(mirror):
     mx = mirror.core
     model = build_net(mirror.nn, mx)

@@ -202,6 +202,50 @@ def test_value_and_grad_matches_mlx(rng):
         np.testing.assert_allclose(N(a), np.array(b), rtol=1e-4, atol=1e-6)
 
 
+# --- array: a value, detached outside the transformations -------------------------------------
+
+
+def test_array_of_a_torch_parameter_is_a_detached_copy():
+    linear = torch.nn.Linear(4, 3)
+    weight = mx.array(linear.weight)
+    assert not weight.requires_grad and weight.grad_fn is None
+    assert weight.data_ptr() != linear.weight.data_ptr()
+    assert np.asarray(weight).shape == (3, 4)
+    before = N(weight).copy()
+    with torch.no_grad():
+        linear.weight.add_(100.0)
+    np.testing.assert_array_equal(N(weight), before)
+    assert not mx.asarray(linear.weight).requires_grad
+    assert not mx.array([linear.bias, linear.bias]).requires_grad
+
+
+def test_array_keeps_the_graph_inside_transformations():
+    """MLX differentiates through ``mx.array(x)``: so does the mirror inside grad, vjp, jvp."""
+
+    def f(x):
+        return mx.sum(mx.array(x) * mx.asarray(x, copy=True) * x)
+
+    x = mx.array([1.0, 2.0])
+    np.testing.assert_allclose(N(mx.grad(f)(x)), [3.0, 12.0])
+    np.testing.assert_allclose(N(mx.vjp(f, [x], [mx.array(1.0)])[1][0]), [3.0, 12.0])
+    np.testing.assert_allclose(N(mx.jvp(f, [x], [mx.array([1.0, 0.0])])[1][0]), 3.0)
+
+
+@pytest.mark.mlx_only
+def test_gradient_through_array_and_jvp_of_grad_match_mlx():
+    mlx = pytest.importorskip("mlx.core")
+
+    def run(m):
+        def f(x):
+            return m.sum(m.array(x) * m.sin(x))
+
+        x, t = m.array([0.5, 1.5]), m.array([1.0, -2.0])
+        return [m.grad(f)(x), m.jvp(m.grad(f), [x], [t])[1][0]]
+
+    for ours, theirs in zip(run(mx), run(mlx), strict=True):
+        np.testing.assert_allclose(N(ours), np.array(theirs), rtol=1e-6)
+
+
 # --- vjp, jvp, stop_gradient ---------------------------------------------------------------------
 
 

@@ -7,12 +7,16 @@ builds one, so ``mx.array([1.5])`` and ``isinstance(x, mx.array)`` read as in ML
 MLX's construction rules differ from numpy's; the ones kept here:
 
 * Python ``float`` → ``float32``, ``int`` → ``int32`` (``int64`` when out of range),
-  ``bool`` → ``bool_``, ``complex`` → ``complex64``;
-* :class:`array` narrows ``float64``/``complex128`` data to ``float32``/``complex64``, as MLX
-  does with numpy input; give ``dtype=float64`` to keep double precision. The ops never narrow:
-  a ``float64`` array stays ``float64`` through every mirror function;
-* an ndarray of the right dtype is returned as it is, not copied: mirror code never updates an
-  array in place, so sharing memory is safe.
+  ``bool`` → ``bool_``, ``complex`` → ``complex64``; lists of them follow the same rules;
+* an ndarray (or numpy scalar) keeps its dtype unless ``dtype`` is given, as an MLX array does
+  in ``mx.array(existing_array)``. Here every ndarray is a mirror array, so this also covers
+  numpy data from outside, which MLX (and the torch mirror) narrows from ``float64`` to
+  ``float32``: give ``dtype=float32`` for that;
+* :class:`array` returns a new value, never the caller's ndarray: later in-place edits of the
+  input do not reach it. The ops take their arguments with :func:`as_array` /
+  :func:`to_array`, which pass ndarrays through: mirror code never updates an array in place,
+  so sharing memory is safe there;
+* strings are refused (``ValueError``), as MLX does.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ Axes = int | Sequence[int] | None
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
-# What MLX makes of numpy data it is handed.
+# What MLX makes of Python floats and complex numbers in a list.
 _NARROWED = {float64: float32, np.dtype(np.complex128): complex64}
 
 # numpy's 0-d results: ndarray operators hand these back for 0-d arrays.
@@ -63,6 +67,8 @@ def to_array(data: Any, dtype: Dtype | None = None) -> np.ndarray:
     host = np.asarray(data)
     if host.dtype == object:
         raise TypeError(f"array: cannot build an array from {type(data).__name__} {data!r}")
+    if host.dtype.kind in "SU":
+        raise ValueError(f"array: cannot build an array from strings: {data!r}")
     # Python numbers in a list follow the scalar rules; a list of arrays keeps their dtype.
     if dtype is None and isinstance(data, (list, tuple)) and not _holds_arrays(data):
         dtype = _NARROWED.get(host.dtype)
@@ -82,9 +88,8 @@ class _ArrayType(type):
         return issubclass(sub, (np.ndarray, *SCALARS))
 
     def __call__(cls, val: Any, dtype: Dtype | None = None) -> np.ndarray:
-        if dtype is None and isinstance(val, (np.ndarray, *SCALARS)):
-            dtype = _NARROWED.get(val.dtype)
-        return to_array(np.asarray(val) if isinstance(val, SCALARS) else val, dtype)
+        out = to_array(np.asarray(val) if isinstance(val, SCALARS) else val, dtype)
+        return out.copy() if out is val else out
 
 
 class array(metaclass=_ArrayType):  # noqa: N801 - the MLX name
@@ -94,15 +99,15 @@ class array(metaclass=_ArrayType):  # noqa: N801 - the MLX name
 
     Args:
         val (scalar, list, numpy.ndarray): The data.
-        dtype (Dtype, optional): The element type. Default: inferred as MLX does
-          (``float32`` for Python floats and ``float64`` data, ``int32`` for Python ints).
+        dtype (Dtype, optional): The element type. Default: an ndarray's own dtype, else
+          inferred as MLX does (``float32`` for Python floats, ``int32`` for Python ints).
     """
 
 
 def asarray(a: Any, dtype: Dtype | None = None, *, copy: bool | None = None) -> np.ndarray:
-    """Convert ``a`` to an array, as :class:`array` does; ``copy=True`` always copies."""
-    out = array(a, dtype)
-    return out.copy() if copy and out is a else out
+    """Convert ``a`` to an array, as :class:`array` does; it shares an ndarray's memory unless
+    ``copy=True``."""
+    return array(a, dtype) if copy else to_array(a, dtype)
 
 
 def as_array(x: Any) -> np.ndarray:

@@ -111,6 +111,8 @@ def _next_key() -> tuple[int, int]:
 
 def _bits(shape: tuple[int, ...], k: np.ndarray | None) -> np.ndarray:
     """Random ``uint32`` words of ``shape`` from ``k``, or from the global key."""
+    if min(shape, default=0) < 0:
+        raise ValueError(f"random: negative dimensions are not allowed, got shape {shape}")
     words = _words(math.prod(shape), *(_next_key() if k is None else _key_words(k)))
     return words.reshape(shape)
 

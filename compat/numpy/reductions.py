@@ -99,18 +99,27 @@ def min(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = N
     return np.minimum.reduce(as_array(a), as_axes(axis), keepdims=keepdims, out=...)
 
 
+def _nonempty(name: str, a: Any) -> np.ndarray:
+    """``a`` as an array, refused with MLX's error if it is empty (numpy would return ``[]``
+    for an empty array reduced along a non-empty axis)."""
+    a = as_array(a)
+    if a.size == 0:
+        raise ValueError(f"[{name}] Cannot {name} reduce zero size array.")
+    return a
+
+
 def argmax(
     a: Any, /, axis: int | None = None, keepdims: bool = False, *, stream: Any = None
 ) -> np.ndarray:
     """Index of the maximum along ``axis`` (of the flattened array if ``None``), as ``uint32``."""
-    return np.asarray(np.argmax(as_array(a), axis, keepdims=keepdims), uint32)
+    return np.asarray(np.argmax(_nonempty("argmax", a), axis, keepdims=keepdims), uint32)
 
 
 def argmin(
     a: Any, /, axis: int | None = None, keepdims: bool = False, *, stream: Any = None
 ) -> np.ndarray:
     """Index of the minimum along ``axis`` (of the flattened array if ``None``), as ``uint32``."""
-    return np.asarray(np.argmin(as_array(a), axis, keepdims=keepdims), uint32)
+    return np.asarray(np.argmin(_nonempty("argmin", a), axis, keepdims=keepdims), uint32)
 
 
 def all(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> np.ndarray:  # noqa: A001
@@ -264,12 +273,18 @@ def median(
 ) -> np.ndarray:
     """Median over ``axis``; for an even count, the mean of the two middle values."""
     a = as_inexact(as_array(a))
+    if 0 in (a.shape if axis is None else np.take(a.shape, axis).reshape(-1)):
+        raise ValueError("[median] Cannot take median along empty axis.")
     return np.asarray(np.median(a, as_axes(axis), keepdims=keepdims))
 
 
 def _along(a: Any, axis: int | None) -> tuple[np.ndarray, int]:
     a = as_array(a)
-    return (a.reshape(-1), 0) if axis is None else (a, axis)
+    if axis is None:
+        return a.reshape(-1), 0
+    if a.ndim == 0:  # numpy's argsort takes a scalar; MLX does not
+        raise IndexError(f"Axis {axis} is out of bounds for array with 0 dimensions.")
+    return a, axis
 
 
 def sort(a: Any, /, axis: int | None = -1, *, stream: Any = None) -> np.ndarray:

@@ -10,8 +10,15 @@ MLX's construction rules differ from torch's; the ones kept here:
   ``bool`` → ``bool_``, ``complex`` → ``complex64``;
 * numpy ``float64``/``complex128`` arrays narrow to ``float32``/``complex64``; other numpy dtypes
   (``int64`` included) are kept;
-* an existing tensor is returned as it is (cast when ``dtype`` differs), never copied: mirror code
-  does not update arrays in place, so sharing storage is safe.
+* a tensor keeps its dtype (unless ``dtype`` is given), as an MLX array does;
+* :class:`array` returns a new value: it copies a tensor and, outside the mirror's
+  transformations, detaches it, so a ``torch.nn.Parameter`` brings neither its autograd graph
+  nor its storage along (in-place edits on the torch side do not leak in). Inside ``grad``,
+  ``vjp`` and ``jvp`` it keeps the graph: MLX differentiates through ``mx.array``.
+
+The ops take their arguments with :func:`as_tensor` / :func:`to_array`, which pass tensors
+through as they are: mirror code never updates an array in place, so sharing storage is safe
+there, and it costs nothing on the hot paths.
 """
 
 from __future__ import annotations
@@ -29,6 +36,10 @@ Axes = int | Sequence[int] | None
 """An ``axis`` argument: one axis, several, or ``None`` for all."""
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+transforms = [0]
+"""How many mirror transformations (``grad``, ``vjp``, ``jvp``) are running: inside one,
+:class:`array` keeps its input's autograd graph."""
 
 # numpy dtypes MLX narrows when it converts an array.
 _NARROWED = {np.dtype(np.float64): float32, np.dtype(np.complex128): complex64}
@@ -62,6 +73,8 @@ def to_array(data: Any, dtype: Dtype | None = None) -> Tensor:
             dtype = int32 if fits else int64
     if host.dtype == object:
         raise TypeError(f"array: cannot build an array from {type(data).__name__} {data!r}")
+    if host.dtype.kind in "SU":
+        raise ValueError(f"array: cannot build an array from strings: {data!r}")
     return torch.tensor(host, dtype=dtype)
 
 
@@ -75,7 +88,11 @@ class _ArrayType(type):
         return issubclass(sub, Tensor)
 
     def __call__(cls, val: Any, dtype: Dtype | None = None) -> Tensor:
-        return to_array(val, dtype)
+        out = to_array(val, dtype)
+        aliased = out is val
+        if out.requires_grad and not transforms[0]:
+            out = out.detach()
+        return out.clone() if aliased else out
 
 
 class array(metaclass=_ArrayType):  # noqa: N801 - the MLX name
@@ -91,9 +108,12 @@ class array(metaclass=_ArrayType):  # noqa: N801 - the MLX name
 
 
 def asarray(a: Any, dtype: Dtype | None = None, *, copy: bool | None = None) -> Tensor:
-    """Convert ``a`` to an array, as :class:`array` does; ``copy=True`` always copies."""
+    """Convert ``a`` to an array, as :class:`array` does; it shares a tensor's storage unless
+    ``copy=True``."""
+    if copy:
+        return array(a, dtype)
     out = to_array(a, dtype)
-    return out.clone() if copy and out is a else out
+    return out.detach() if out.requires_grad and not transforms[0] else out
 
 
 def as_tensor(x: Any) -> Tensor:

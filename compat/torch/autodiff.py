@@ -25,9 +25,10 @@ import torch.utils.checkpoint
 from torch import Tensor
 
 from . import random
+from .arrays import transforms
 
-# value_and_grad calls in progress; an inner call keeps its graph for the outer one.
-_depth = 0
+# ``transforms[0]`` counts the transformations in progress; an inner call keeps its graph for
+# the outer one.
 
 _LEAF = object()
 
@@ -182,7 +183,6 @@ def value_and_grad(
 
     @functools.wraps(fun)
     def value_and_grad_fn(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        global _depth
         if nums and max(nums) >= len(args):
             raise ValueError(
                 f"value_and_grad: argnums={argnums!r} but the function was called with "
@@ -191,7 +191,7 @@ def value_and_grad(
         missing = [name for name in names if name not in kwargs]
         if missing:
             raise ValueError(f"value_and_grad: argnames {missing} were not passed as keywords")
-        nested = _depth > 0
+        nested = transforms[0] > 0
         args = list(args)
         skeletons, flat = [], []
         for i in nums:
@@ -204,12 +204,12 @@ def value_and_grad(
             )
             skeletons.append(skeleton)
             flat.extend(leaves)
-        _depth += 1
+        transforms[0] += 1
         try:
             with torch.enable_grad():
                 value = fun(*args, **kwargs)
         finally:
-            _depth -= 1
+            transforms[0] -= 1
         loss = value[0] if isinstance(value, (tuple, list)) else value
         if not isinstance(loss, Tensor) or loss.ndim != 0:
             shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
@@ -257,15 +257,14 @@ def vjp(
     Returns:
         tuple(list(array), list(array)): ``fun``'s outputs and one product per primal.
     """
-    global _depth
-    nested = _depth > 0
+    nested = transforms[0] > 0
     primals, leaves, _ = _track(list(primals), "vjp: primals", nested)
-    _depth += 1
+    transforms[0] += 1
     try:
         with torch.enable_grad():
             outputs = _outputs_list(fun(*primals))
     finally:
-        _depth -= 1
+        transforms[0] -= 1
     cotangents = list(cotangents)
     if len(cotangents) != len(outputs):
         raise ValueError(
@@ -293,12 +292,19 @@ def jvp(
         tuple(list(array), list(array)): ``fun``'s outputs and one product per output.
     """
     primals, leaves, _ = _track(list(primals), "jvp: primals", True)
+    transforms[0] += 1
+    try:
+        with torch.enable_grad():
+            outputs = _outputs_list(fun(*primals))
+    finally:
+        transforms[0] -= 1
     with torch.enable_grad():
-        outputs = _outputs_list(fun(*primals))
         probes = [torch.zeros_like(out).requires_grad_() for out in outputs]
         pullback = _gradients(outputs, leaves, probes, True)
         pairs = [(g, t) for g, t in zip(pullback, tangents, strict=True) if g.requires_grad]
-        products = _gradients([g for g, _ in pairs], probes, [t for _, t in pairs], _depth > 0)
+        products = _gradients(
+            [g for g, _ in pairs], probes, [t for _, t in pairs], transforms[0] > 0
+        )
     return [out.detach() for out in outputs], products
 
 

@@ -128,6 +128,8 @@ def _next_key() -> tuple[int, int]:
 def _bits(shape: tuple[int, ...], k: Tensor | None) -> Tensor:
     """Random 32-bit words of ``shape`` (``uint32``, or ``int64`` when few) from ``k``, or from
     the global key."""
+    if min(shape, default=0) < 0:
+        raise ValueError(f"random: negative dimensions are not allowed, got shape {shape}")
     words = _words(math.prod(shape), *(_next_key() if k is None else _key_words(k)))
     if isinstance(words, list):
         words = torch.tensor(words, dtype=int64)

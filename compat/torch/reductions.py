@@ -109,22 +109,38 @@ def std(
     return torch.std(as_inexact(as_tensor(a)), dim=axis, correction=ddof, keepdim=keepdims)
 
 
+def _raise_if_empty(name: str, a: Tensor, error: Exception) -> None:
+    """MLX's ``ValueError`` for reducing an empty axis, which torch reports otherwise."""
+    if a.numel() == 0:
+        raise ValueError(f"[{name}] Cannot {name} reduce an empty axis.") from error
+
+
 def max(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> Tensor:  # noqa: A001
     """Maximum over ``axis`` (all axes if ``None``)."""
     a = as_tensor(a)
-    out = torch.amax(widen(a), dim=() if axis is None else axis, keepdim=keepdims)
+    try:
+        out = torch.amax(widen(a), dim=() if axis is None else axis, keepdim=keepdims)
+    except (RuntimeError, IndexError) as error:
+        _raise_if_empty("max", a, error)
+        raise
     return out.to(a.dtype) if a.dtype in WIDE_UNSIGNED else out
 
 
 def min(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> Tensor:  # noqa: A001
     """Minimum over ``axis`` (all axes if ``None``)."""
     a = as_tensor(a)
-    out = torch.amin(widen(a), dim=() if axis is None else axis, keepdim=keepdims)
+    try:
+        out = torch.amin(widen(a), dim=() if axis is None else axis, keepdim=keepdims)
+    except (RuntimeError, IndexError) as error:
+        _raise_if_empty("min", a, error)
+        raise
     return out.to(a.dtype) if a.dtype in WIDE_UNSIGNED else out
 
 
 def _arg_reduce(op: Callable, a: Any, axis: int | None, keepdims: bool) -> Tensor:
     a = widen(as_tensor(a))
+    if a.numel() == 0:
+        raise ValueError(f"[{op.__name__}] Cannot {op.__name__} reduce zero size array.")
     if a.dtype == torch.bool:  # torch's argmax/argmin refuse bool; MLX takes it
         a = a.to(torch.uint8)
     if axis is None:
@@ -300,20 +316,29 @@ def logcumsumexp(
 
 
 def median(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> Tensor:
-    """Median over ``axis``; for an even count, the mean of the two middle values."""
+    """Median over ``axis``; for an even count, the mean of the two middle values. A NaN in
+    the values makes the median NaN."""
     a = as_inexact(as_tensor(a))
     axes = normalize_axes(axis, a.ndim)
     k = len(axes)
     values = torch.movedim(a, axes, tuple(range(a.ndim - k, a.ndim))).flatten(a.ndim - k)
-    values = torch.sort(values, dim=-1).values
     n = values.shape[-1]
+    if n == 0:
+        raise ValueError("[median] Cannot take median along empty axis.")
+    values = torch.sort(values, dim=-1).values
     out = (values[..., (n - 1) // 2] + values[..., n // 2]) / 2
+    last = values[..., -1]  # torch sorts NaN last
+    out = torch.where(torch.isnan(last), last, out)
     return expand_axes(out, axes) if keepdims else out
 
 
 def _along(a: Any, axis: int | None) -> tuple[Tensor, int]:
     a = as_tensor(a)
-    return (a.reshape(-1), 0) if axis is None else (a, axis)
+    if axis is None:
+        return a.reshape(-1), 0
+    if a.ndim == 0:  # torch takes axis -1 of a scalar; MLX does not
+        raise IndexError(f"Axis {axis} is out of bounds for array with 0 dimensions.")
+    return a, axis
 
 
 def sort(a: Any, /, axis: int | None = -1, *, stream: Any = None) -> Tensor:

@@ -50,9 +50,16 @@ def unflatten(a: Any, /, axis: int, shape: Sequence[int], *, stream: Any = None)
 
 
 def squeeze(a: Any, /, axis: Axes = None, *, stream: Any = None) -> Tensor:
-    """``a`` without its size-1 axes (or only those in ``axis``)."""
+    """``a`` without its size-1 axes (or only those in ``axis``, which must have size 1)."""
     a = as_tensor(a)
-    return torch.squeeze(a) if axis is None else torch.squeeze(a, axis)
+    if axis is None:
+        return torch.squeeze(a)
+    out = torch.squeeze(a, axis)  # torch keeps an axis whose size is not 1
+    if out.ndim + (1 if isinstance(axis, int) else len(axis)) != a.ndim:
+        raise ValueError(
+            f"[squeeze] Cannot squeeze axis {axis} of shape {tuple(a.shape)}: its size is not 1."
+        )
+    return out
 
 
 def expand_dims(a: Any, /, axis: int | Sequence[int], *, stream: Any = None) -> Tensor:
@@ -142,6 +149,15 @@ def broadcast_arrays(*arrays: Any, stream: Any = None) -> tuple[Tensor, ...]:
 
 
 def _pad_pairs(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
+    """``pad_width`` in any of MLX's forms as one non-negative ``(before, after)`` pair per
+    axis (torch would crop for a negative one)."""
+    pairs = _pad_form(pad_width, ndim)
+    if builtins.any(p < 0 for pair in pairs for p in pair):
+        raise ValueError(f"pad: padding sizes must be non-negative, got {pad_width!r}")
+    return pairs
+
+
+def _pad_form(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
     """``pad_width`` in any of MLX's forms as one ``(before, after)`` pair per axis."""
     if isinstance(pad_width, int):
         return [(pad_width, pad_width)] * ndim

@@ -7,6 +7,8 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from .. import core as mx
 from ..utils import tree_flatten, tree_unflatten
 
@@ -38,6 +40,14 @@ class Module(dict):
         """Must be called by every subclass before it sets attributes."""
         self._no_grad = set()
         self._training = True
+
+    def __reduce_ex__(self, protocol: int) -> tuple:
+        # torch cannot unpickle its own uint32 tensors (MLX's random keys, as a seeded Dropout
+        # keeps): such items travel as numpy arrays, which mx.array turns back into arrays.
+        reduced = super().__reduce_ex__(max(protocol, 2))
+        rebuild, args, state, listitems, items = reduced[:5]
+        items = ((name, _HostCopy.of(value)) for name, value in items)
+        return rebuild, args, state, listitems, items
 
     @property
     def training(self) -> bool:
@@ -102,6 +112,11 @@ class Module(dict):
         weights = file_or_weights
         if isinstance(weights, (str, os.PathLike)):
             weights = list(mx.load(os.fspath(weights)).items())
+        else:
+            # The caller's arrays become values of their own, as in MLX: on torch a
+            # ``torch.nn.Parameter`` would otherwise bring its storage and autograd graph.
+            pairs = weights.items() if isinstance(weights, dict) else weights
+            weights = [(k, mx.array(v) if isinstance(v, mx.array) else v) for k, v in pairs]
 
         if strict:
             new_weights = dict(weights)
@@ -478,3 +493,20 @@ def _unwrap(
             result.append(_unwrap(model, key, v, filter_fn, map_fn, is_leaf_fn) if keep else {})
         return result
     raise RuntimeError("Unexpected leaf found while traversing the module")
+
+
+class _HostCopy:
+    """A uint32 array that pickles as a numpy array and unpickles through ``mx.array``."""
+
+    def __init__(self, value: Any):
+        self.value = np.asarray(value)
+
+    @classmethod
+    def of(cls, value: Any) -> Any:
+        """``value`` wrapped if it is a uint32 array, else ``value`` itself."""
+        if isinstance(value, mx.array) and value.dtype == mx.uint32:
+            return cls(value)
+        return value
+
+    def __reduce__(self) -> tuple:
+        return mx.array, (self.value,)
