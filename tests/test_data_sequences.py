@@ -59,6 +59,16 @@ def test_forecast_pairs_shift_the_series():
     assert two_features.shape == (1, 5, 2)
 
 
+@pytest.mark.parametrize(
+    "series", [np.arange(5.0), np.arange(5), [0.0, 1.0, 2.0, 3.0, 4.0], mx.arange(5)]
+)
+def test_forecast_pairs_are_float32_on_every_backend(series):
+    inputs, targets = forecast_pairs(series)
+    assert inputs.dtype == mx.float32 and targets.dtype == mx.float32
+    np.testing.assert_array_equal(as_np(inputs)[0, :, 0], [0, 1, 2, 3])
+    np.testing.assert_array_equal(as_np(targets)[0, :, 0], [1, 2, 3, 4])
+
+
 # -------------------------------------------------------------------------------- NARMA-10
 
 
@@ -120,6 +130,12 @@ def test_sine_wave_is_the_ncps_task():
         (lambda: forecast_pairs(np.ones(3), horizon=3), ValueError, "horizon: expected fewer"),
         (lambda: forecast_pairs(np.ones((2, 3, 4))), ValueError, r"series: expected shape"),
         (lambda: sine_wave(1), ValueError, "n: expected an int >= 2"),
+        (lambda: mackey_glass(10, x0=float("nan")), ValueError, "x0: expected a float >= 0"),
+        (lambda: mackey_glass(10, beta=-1.0), ValueError, "beta: expected a float >= 0"),
+        (lambda: mackey_glass(10, gamma=float("inf")), ValueError, "gamma: expected"),
+        (lambda: mackey_glass(10, exponent=float("nan")), ValueError, "exponent: expected"),
+        (lambda: mackey_glass(10, dt=50.0), ValueError, "dt: the Euler integration diverged"),
+        (lambda: narma10(10, seed=-1), ValueError, "seed: expected an int >= 0, got -1"),
     ],
 )
 def test_bad_arguments_are_named(call, error, match):

@@ -748,3 +748,114 @@ def test_orthogonal(shape):
     )
     with pytest.raises(ValueError, match="at least 2"):
         ops.linalg.orthogonal((3,))
+
+
+# --- bad input, and dtypes that must agree across backends -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: ops.percentile(x, 50, axis=2),
+        lambda x: ops.percentile(x, 50, axis=(0, -3)),
+        lambda x: ops.gradient(x, axis=-3),
+        lambda x: ops.gradient(x, axis=(1, 2)),
+    ],
+)
+def test_out_of_range_axes_raise(call):
+    with pytest.raises(ValueError, match="axis -?[23] is out of bounds for an array of 2"):
+        call(A(np.ones((3, 4))))
+
+
+def test_repeated_axes_zero_d_and_empty_input_raise():
+    x = A(np.ones((3, 4)))
+    with pytest.raises(ValueError, match="axis must not repeat"):
+        ops.percentile(x, 50, axis=(0, -2))
+    with pytest.raises(ValueError, match="axis must not repeat"):
+        ops.gradient(x, axis=(1, 1))
+    with pytest.raises(TypeError, match="axis must be an int"):
+        ops.percentile(x, 50, axis=1.0)
+    with pytest.raises(ValueError, match="f must have at least one axis"):
+        ops.gradient(A(1.0))
+    with pytest.raises(ValueError, match="percentile: x has no values"):
+        ops.percentile(A(np.ones((0,))), 50)
+    np.testing.assert_allclose(N(ops.percentile(x, 50, axis=-1)), np.ones(3))
+    np.testing.assert_allclose(N(ops.gradient(x, axis=-1)), np.gradient(N(x), axis=-1))
+
+
+def test_cosine_similarity_is_exact_at_any_scale():
+    v = np.array([1e-4, 2e-4], np.float32)
+    assert float(ops.cosine_similarity(A(v), A(v))) == pytest.approx(1.0, rel=1e-6)
+    w = np.array([3e-20, -1e-20], np.float32)
+    assert float(ops.cosine_similarity(A(w), A(v))) == pytest.approx(
+        1 - cosine_distance(w.astype(np.float64) * 1e20, v), rel=1e-5
+    )
+    assert float(ops.cosine_similarity(A(v), A(np.zeros(2)))) == 0.0
+    ints = ops.cosine_similarity(mx.array([1, 2]), mx.array([2, 4]))
+    assert ints.dtype == mx.float32 and float(ints) == pytest.approx(1.0, rel=1e-6)
+
+
+def test_float64_round_trips_through_safetensors(tmp_path):
+    data = np.arange(3) * 0.1
+    ops.save(tmp_path / "d.safetensors", {"x": mx.array(data, dtype=mx.float64), "y": A([1])})
+    loaded = ops.load(tmp_path / "d.safetensors")
+    assert loaded["x"].dtype == mx.float64 and loaded["y"].dtype == mx.float32
+    np.testing.assert_array_equal(N(loaded["x"]), data)
+    from safetensors.numpy import load_file
+
+    np.testing.assert_array_equal(load_file(str(tmp_path / "d.safetensors"))["x"], data)
+
+
+def test_save_refuses_colliding_dotted_names(tmp_path):
+    with pytest.raises(ValueError, match=r"several entries named \['a.b'\]"):
+        ops.save(tmp_path / "m.safetensors", {"a.b": A([1]), "a": {"b": A([2])}})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sparse_labels_are_checked():
+    logits = A(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="y_true: expected integer class labels"):
+        ops.sparse_categorical_crossentropy(A([0, 1]), logits, from_logits=True)
+    with pytest.raises(ValueError, match=r"y_true: expected shape \(2,\)"):
+        ops.sparse_categorical_crossentropy(mx.array([0, 1, 2]), logits, from_logits=True)
+    if BACKEND != "mlx":  # lazy MLX arrays are not read back (see the docstring)
+        for labels in ([0, 3], [-1, 0]):
+            with pytest.raises(ValueError, match=r"y_true: expected class labels in \[0, 3\)"):
+                ops.sparse_categorical_crossentropy(mx.array(labels), logits, from_logits=True)
+
+
+def test_losses_take_the_dtype_of_the_predictions():
+    p = A([0.2, 0.7, 0.9])
+    expected = -np.mean(np.log([0.8, 0.7, 0.9]))
+    for y in (mx.array(np.array([False, True, True])), mx.array([0, 1, 1])):
+        loss = ops.binary_crossentropy(y, p)
+        assert loss.dtype == mx.float32 and float(loss) == pytest.approx(expected, rel=1e-5)
+    probs = A(np.full((3, 3), 1 / 3))
+    loss = ops.categorical_crossentropy(mx.array(np.eye(3, dtype=np.int32)), probs)
+    assert loss.dtype == mx.float32 and float(loss) == pytest.approx(np.log(3), rel=1e-5)
+    assert ops.mse(mx.array([1, 2]), A([1, 1])).dtype == mx.float32
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: ops.pca(A(np.eye(3)), n_components=2.0), TypeError, "n_components: expected"),
+        (lambda: ops.pca(A(np.eye(3)), n_components=True), TypeError, "n_components: expected"),
+        (lambda: ops.pca(A(np.eye(3)), n_components=4), ValueError, r"n_components: .*\[1, 3\]"),
+        (lambda: ops.normalize(A([1, 2]), axis=1), ValueError, "normalize: axis 1 is out of"),
+        (lambda: ops.compute_energy_stability(A(np.ones((4, 4))), 2), ValueError, "wave: "),
+        (lambda: ops.compute_energy_stability(A(np.ones(8)), -5), ValueError, "window_size"),
+        (lambda: ops.compute_energy_stability(A(np.ones(8)), 0), ValueError, "window_size"),
+        (lambda: ops.gaussian(A([0.0]), sigma=0.0), ValueError, "sigma: expected a float > 0"),
+        (lambda: ops.huber_loss(A([0]), A([1]), delta=-1.0), ValueError, "delta: expected"),
+    ],
+)
+def test_bad_arguments_are_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_normalize_scales_integer_input_in_float32():
+    out = ops.normalize(mx.array([[3, 4]]))
+    assert out.dtype == mx.float32
+    np.testing.assert_allclose(N(out), [[0.6, 0.8]], rtol=1e-6)

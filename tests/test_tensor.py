@@ -349,3 +349,99 @@ def test_permutation_and_shuffle_reorder():
     np.testing.assert_array_equal(
         N(T.random_permutation(T.array(rows), key=mx.random.key(9))), shuffled
     )
+
+
+# --- bad input and dtypes that must agree across backends -----------------------------------
+
+
+def test_slice_counts_negative_starts_from_the_end_and_checks_bounds():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x = T.array(a)
+    np.testing.assert_array_equal(N(T.slice(x, [-1, 0], [1, 1])), a[-1:, :1])
+    np.testing.assert_array_equal(N(T.slice(x, [-2, -3], [-1, 2])), a[-2:, -3:-1])
+    np.testing.assert_array_equal(N(T.slice(x, [3], [0])), a[3:3])
+    for starts, sizes, match in [
+        ([-4, 0], [1, 1], "starts must lie in"),
+        ([4, 0], [0, 1], "starts must lie in"),
+        ([0, 0], [-2, 1], "sizes must be -1"),
+        ([0, 0], [4, 1], "sizes must be -1"),
+        ([2, 0], [2, 1], "sizes must be -1"),
+        ([0, 0, 0], [1, 1, 1], "starts must be at most 2 ints"),
+        ([0.5], [1], "starts must be at most 2 ints"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            T.slice(x, starts, sizes)
+
+
+def test_slice_update_counts_negative_starts_from_the_end_and_checks_bounds():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x = T.array(a)
+    expected = a.copy()
+    expected[-1] = 0
+    np.testing.assert_array_equal(N(T.slice_update(x, [-1, 0], T.zeros((1, 4)))), expected)
+    expected = a.copy()
+    expected[1:, -2:] = -1
+    np.testing.assert_array_equal(N(T.slice_update(x, [-2, -2], -T.ones((2, 2)))), expected)
+    for starts, shape, match in [
+        ([-4, 0], (1, 4), "starts must lie in"),
+        ([3, 0], (1, 4), "run past the end"),
+        ([2, 0], (2, 4), "run past the end"),
+        ([0, 1], (1, 4), "run past the end"),
+        ([0], (1, 1, 4), "updates has 3 axes"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            T.slice_update(x, starts, T.zeros(shape))
+    np.testing.assert_array_equal(N(x), a)
+
+
+@pytest.mark.parametrize(
+    ("lam", "dtype", "match"),
+    [
+        (3e9, None, "lam value too large for exact float32 counts"),
+        (float("inf"), None, "lam value too large"),
+        (200.0, "uint8", "lam value too large for the range of uint8"),
+        (float("nan"), None, "lam must be >= 0 everywhere, and not NaN"),
+    ],
+)
+def test_poisson_rejects_rates_its_result_cannot_hold(lam, dtype, match):
+    with pytest.raises(ValueError, match=match):
+        T.random_poisson((3,), lam, dtype=dtype)
+    with pytest.raises(ValueError, match=match):
+        T.random_poisson((2,), T.array([1.0, lam]), dtype=dtype)
+
+
+def test_poisson_near_the_rate_bound_stays_positive_and_close():
+    lam = 1.6e7
+    draws = N(T.random_poisson((200,), lam, key=mx.random.key(3))).astype(np.float64)
+    assert draws.min() > 0 and abs(draws.mean() - lam) < 5 * np.sqrt(lam / 200)
+    small = N(T.random_poisson((500,), 100.0, dtype="uint8", key=mx.random.key(4)))
+    assert small.dtype == np.uint8 and abs(small.mean() - 100) < 3
+
+
+def test_full_casts_the_fill_value_to_an_explicit_dtype():
+    f = T.full((2, 2), 2.7, dtype="int32")
+    assert f.dtype == T.int32
+    np.testing.assert_array_equal(N(f), np.full((2, 2), 2.7).astype(np.int32))
+    g = T.full_like(T.array([1, 2, 3]), 2.5)
+    assert g.dtype == T.int32
+    np.testing.assert_array_equal(N(g), [2, 2, 2])
+    assert T.full_like(T.array([1, 2]), 2.5, dtype="float32").dtype == T.float32
+
+
+def test_scatter_mean_is_float32_on_every_backend():
+    indices = T.array([0, 0, 2])
+    mean = T.scatter(indices, T.array([1.0, 2.0, 4.0]), 3, aggr="mean")
+    assert mean.dtype == T.float32
+    np.testing.assert_allclose(N(mean), [1.5, 0.0, 4.0])
+    of_ints = T.scatter(indices, T.array([1, 2, 4]), 3, aggr="mean")
+    assert of_ints.dtype == T.float32
+    np.testing.assert_allclose(N(of_ints), [1.5, 0.0, 4.0])
+
+
+def test_bfloat16_has_a_name(backend):
+    assert T.get_dtype("bfloat16") == T.bfloat16 == mx.bfloat16
+    assert T.to_dtype_str(mx.bfloat16) == "bfloat16"
+    if backend != "numpy":  # numpy has the dtype for names and checks only, not arrays of it
+        x = T.cast(T.array([1.5, -2.0]), "bfloat16")
+        assert x.dtype == T.bfloat16
+        np.testing.assert_array_equal(N(T.cast(x, "float32")), [1.5, -2.0])

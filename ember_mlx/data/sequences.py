@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ember_mlx.backend import mx
-from ember_mlx.validation import check_count, check_real
+from ember_mlx.validation import check_count, check_real, resolve_seed
 
 
 def _to_backend(values: np.ndarray) -> mx.array:
@@ -50,28 +50,45 @@ def mackey_glass(
     Args:
         n: Number of samples returned.
         tau: Delay :math:`\tau`, in time units; ``tau / dt`` is rounded to whole steps.
-        beta, gamma, exponent: The equation's constants.
+        beta, gamma, exponent: The equation's constants (``beta``, ``gamma`` >= 0).
         dt: Euler step.
         subsample: Euler steps per returned sample.
         discard: Leading samples dropped so the series starts on the attractor.
-        x0: Value of the constant initial history.
+        x0: Value of the constant initial history, >= 0.
 
     Returns:
         The series, shape ``(n,)``, float32.
+
+    Raises:
+        ValueError: an argument is out of range or not finite, or the Euler steps diverge
+            (``dt`` too large for the constants).
     """
     n = check_count("n", n, 1)
     tau = check_real("tau", tau, above=0.0)
     dt = check_real("dt", dt, above=0.0)
     subsample = check_count("subsample", subsample, 1)
     discard = check_count("discard", discard, 0)
+    beta = check_real("beta", beta, at_least=0.0)
+    gamma = check_real("gamma", gamma, at_least=0.0)
+    exponent = check_real("exponent", exponent)
+    x0 = check_real("x0", x0, at_least=0.0)
     delay = max(round(tau / dt), 1)
     steps = (n + discard) * subsample
     # Plain Python floats: the recursion is sequential, and scalar numpy indexing is slower.
-    x = [float(x0)] * (delay + 1)
-    for i in range(delay, delay + steps):
-        lagged = x[i - delay]
-        x.append(x[i] + dt * (beta * lagged / (1.0 + lagged**exponent) - gamma * x[i]))
-    series = np.asarray(x[delay + subsample :: subsample][discard:])
+    x = [x0] * (delay + 1)
+    try:
+        for i in range(delay, delay + steps):
+            lagged = x[i - delay]
+            x.append(x[i] + dt * (beta * lagged / (1.0 + lagged**exponent) - gamma * x[i]))
+        series = np.asarray(x[delay + subsample :: subsample][discard:], dtype=np.float64)
+        stable = bool(np.all(np.isfinite(series)))
+    except (OverflowError, TypeError, ZeroDivisionError):  # a blow-up, or x < 0 to a real power
+        stable = False
+    if not stable:
+        raise ValueError(
+            f"dt: the Euler integration diverged with dt={dt} (beta={beta}, gamma={gamma}, "
+            f"exponent={exponent}, x0={x0}); use a smaller step"
+        )
     return _to_backend(series)
 
 
@@ -84,10 +101,11 @@ def forecast_pairs(series: Any, horizon: int = 1) -> tuple[mx.array, mx.array]:
 
     Returns:
         ``(inputs, targets)``, each ``(1, T - horizon, features)`` (one feature for a 1-D
-        series), with ``inputs[0, t] = series[t]`` and ``targets[0, t] = series[t + horizon]``.
+        series) and float32 whatever the series' dtype, with ``inputs[0, t] = series[t]``
+        and ``targets[0, t] = series[t + horizon]``.
     """
     horizon = check_count("horizon", horizon, 1)
-    series = series if isinstance(series, mx.array) else mx.array(series)
+    series = mx.astype(series, mx.float32) if isinstance(series, mx.array) else _to_backend(series)
     if series.ndim not in (1, 2):
         raise ValueError(f"series: expected shape (T,) or (T, features), got {tuple(series.shape)}")
     if series.shape[0] <= horizon:
@@ -141,7 +159,7 @@ def narma10(n: int, batch: int = 1, seed: int | None = None) -> tuple[mx.array, 
     """
     n = check_count("n", n, 1)
     batch = check_count("batch", batch, 1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(resolve_seed(seed))
     u = rng.uniform(0.0, 0.5, size=(batch, n))
     y = _narma10_outputs(u)
     diverged = ~np.all((y >= 0.0) & (y <= 2.0), axis=1)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from ember_mlx.backend import mx
+from ember_mlx.validation import check_count
 
 from .linalg import svd
+from .math import _resolve_axes
 
 
 def pca(x: mx.array, n_components: int | None = None, *, center: bool = True) -> dict[str, Any]:
@@ -35,9 +37,12 @@ def pca(x: mx.array, n_components: int | None = None, *, center: bool = True) ->
         raise ValueError(f"pca: x must be (n_samples >= 2, n_features), got {tuple(x.shape)}")
     n, p = x.shape
     rank = min(n, p)
-    k = rank if n_components is None else n_components
-    if not 1 <= k <= rank:
-        raise ValueError(f"pca: n_components must be in [1, {rank}], got {n_components}")
+    k = rank if n_components is None else check_count("n_components", n_components)
+    if k > rank:
+        raise ValueError(
+            f"n_components: expected an int in [1, {rank}] (min(n_samples, n_features)), "
+            f"got {n_components}"
+        )
     x = mx.astype(x, mx.float32) if not mx.issubdtype(x.dtype, mx.floating) else x
     mean = mx.mean(x, axis=0) if center else mx.zeros((p,), dtype=x.dtype)
     _, s, vt = svd(x - mean, full_matrices=False)
@@ -116,8 +121,15 @@ def standardize(
 def normalize(x: mx.array, *, norm: str = "l2", axis: int = 1) -> mx.array:
     """Scale each vector along ``axis`` to unit ``"l1"``, ``"l2"`` or ``"max"`` norm.
 
-    Zero vectors stay zero (their norm is clipped to the machine epsilon).
+    Zero vectors stay zero (their norm is clipped to the machine epsilon). Integer input is
+    scaled in float32.
+
+    Raises:
+        ValueError: ``norm`` is unknown or ``axis`` is out of range for ``x``.
     """
+    (axis,) = _resolve_axes("normalize", axis, x.ndim)
+    if not mx.issubdtype(x.dtype, mx.floating):
+        x = mx.astype(x, mx.float32)
     magnitude = mx.abs(x)
     if norm == "l1":
         size = mx.sum(magnitude, axis=axis, keepdims=True)

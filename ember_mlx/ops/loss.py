@@ -3,19 +3,32 @@ r"""Loss functions with Keras signatures: ``loss(y_true, y_pred)``, averaged to 
 Probabilities are clipped to :math:`[\epsilon, 1 - \epsilon]`, :math:`\epsilon = 10^{-7}`, before
 logarithms, as Keras does; with ``from_logits=True`` the losses work on logits directly
 through numerically stable log-sigmoid/log-softmax forms instead.
+
+Targets (integer, boolean or float) are cast to the dtype of the predictions, and integer
+predictions to float32, so a loss has the same dtype on every backend.
 """
 
 from __future__ import annotations
 
 import math
 
-from ember_mlx.backend import mx
+from ember_mlx.backend import get_backend, mx
+from ember_mlx.validation import check_real
 
 _EPSILON = 1e-7
 
 
+def _as_float(y_true: mx.array, y_pred: mx.array) -> tuple[mx.array, mx.array]:
+    """``y_pred`` as floats (float32 for integers) and ``y_true`` in the same dtype."""
+    y_pred = mx.array(y_pred)
+    if not mx.issubdtype(y_pred.dtype, mx.floating):
+        y_pred = mx.astype(y_pred, mx.float32)
+    return mx.astype(mx.array(y_true), y_pred.dtype), y_pred
+
+
 def mse(y_true: mx.array, y_pred: mx.array) -> mx.array:
     r"""Mean squared error :math:`\frac{1}{n}\sum_i (\hat y_i - y_i)^2`."""
+    y_true, y_pred = _as_float(y_true, y_pred)
     return mx.mean(mx.square(y_pred - y_true))
 
 
@@ -24,6 +37,7 @@ mean_squared_error = mse
 
 def mean_absolute_error(y_true: mx.array, y_pred: mx.array) -> mx.array:
     r"""Mean absolute error :math:`\frac{1}{n}\sum_i \lvert \hat y_i - y_i \rvert`."""
+    y_true, y_pred = _as_float(y_true, y_pred)
     return mx.mean(mx.abs(y_pred - y_true))
 
 
@@ -33,6 +47,7 @@ def binary_crossentropy(y_true: mx.array, y_pred: mx.array, from_logits: bool = 
     With ``from_logits`` the predictions are logits :math:`z`, :math:`p = \sigma(z)`, and the
     loss is evaluated as :math:`\max(z, 0) - zy + \log(1 + e^{-\lvert z \rvert})`.
     """
+    y_true, y_pred = _as_float(y_true, y_pred)
     if from_logits:
         loss = mx.maximum(y_pred, 0) - y_pred * y_true + mx.log1p(mx.exp(-mx.abs(y_pred)))
     else:
@@ -56,6 +71,7 @@ def categorical_crossentropy(
     ``y_pred`` holds probabilities along ``axis`` (renormalized to sum to one), or logits
     with ``from_logits``.
     """
+    y_true, y_pred = _as_float(y_true, y_pred)
     log_probs = _log_probabilities(y_pred, from_logits, axis)
     return mx.mean(-mx.sum(y_true * log_probs, axis=axis))
 
@@ -65,9 +81,37 @@ def sparse_categorical_crossentropy(
 ) -> mx.array:
     r"""Mean over samples of :math:`-\log p_{y}` for integer class labels ``y_true``.
 
-    ``y_true`` has the shape of ``y_pred`` without ``axis``; ``y_pred`` holds probabilities
-    or, with ``from_logits``, logits.
+    ``y_true`` has the shape of ``y_pred`` without ``axis`` and holds labels in ``[0, C)``,
+    ``C = y_pred.shape[axis]``; ``y_pred`` holds probabilities or, with ``from_logits``,
+    logits. Where arrays are eager and on the host (numpy, torch on the CPU) the labels are
+    checked against that range; a lazy MLX or GPU array is not read back, and an out-of-range
+    label there gives an unspecified value.
+
+    Raises:
+        TypeError: ``y_true`` does not hold integers.
+        ValueError: ``y_true`` has the wrong shape, or (eager host arrays) a label outside
+            ``[0, C)``.
     """
+    y_pred = mx.array(y_pred)
+    y_true = mx.array(y_true)
+    if not mx.issubdtype(y_true.dtype, mx.integer):
+        raise TypeError(f"y_true: expected integer class labels, got dtype {y_true.dtype}")
+    classes = y_pred.shape[axis]
+    expected = list(y_pred.shape)
+    del expected[axis]
+    if list(y_true.shape) != expected:
+        raise ValueError(
+            f"y_true: expected shape {tuple(expected)} (y_pred's without axis {axis}), "
+            f"got {tuple(y_true.shape)}"
+        )
+    on_host = get_backend() != "mlx" and mx.default_device() == mx.cpu
+    if on_host and not mx.all(mx.logical_and(y_true >= 0, y_true < classes)).item():
+        raise ValueError(
+            f"y_true: expected class labels in [0, {classes}), got values from "
+            f"{mx.min(y_true).item()} to {mx.max(y_true).item()}"
+        )
+    if not mx.issubdtype(y_pred.dtype, mx.floating):
+        y_pred = mx.astype(y_pred, mx.float32)
     log_probs = _log_probabilities(y_pred, from_logits, axis)
     labels = mx.expand_dims(mx.astype(y_true, mx.int32), axis)
     return mx.mean(-mx.take_along_axis(log_probs, labels, axis=axis))
@@ -78,7 +122,12 @@ def huber_loss(y_true: mx.array, y_pred: mx.array, delta: float = 1.0) -> mx.arr
 
     :math:`\tfrac12 e^2` where :math:`\lvert e \rvert \le \delta`, else
     :math:`\delta (\lvert e \rvert - \tfrac12 \delta)`.
+
+    Raises:
+        ValueError: ``delta`` is not a finite number > 0.
     """
+    delta = check_real("delta", delta, above=0.0)
+    y_true, y_pred = _as_float(y_true, y_pred)
     error = mx.abs(y_pred - y_true)
     quadratic = mx.minimum(error, delta)
     return mx.mean(0.5 * mx.square(quadratic) + delta * (error - quadratic))
@@ -89,5 +138,6 @@ def log_cosh_loss(y_true: mx.array, y_pred: mx.array) -> mx.array:
 
     Computed as :math:`\operatorname{logaddexp}(e, -e) - \log 2` so large errors do not overflow.
     """
+    y_true, y_pred = _as_float(y_true, y_pred)
     error = y_pred - y_true
     return mx.mean(mx.logaddexp(error, -error) - math.log(2.0))

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ember_mlx.backend import mx
 
 add = mx.add
@@ -56,6 +58,32 @@ def dot(x: mx.array, y: mx.array) -> mx.array:
     if x.ndim <= 2 and y.ndim <= 2:
         return mx.matmul(x, y) if x.ndim == 2 or y.ndim == 2 else mx.sum(x * y)
     return mx.tensordot(x, y, axes=[[x.ndim - 1], [max(y.ndim - 2, 0)]])
+
+
+def _resolve_axes(name: str, axis: int | Sequence[int] | None, ndim: int) -> list[int]:
+    """``axis`` (an int, a sequence of ints, or ``None`` for all) as distinct axes in ``[0, ndim)``.
+
+    Negative axes count from the end, as in numpy.
+
+    Raises:
+        TypeError: an axis is not an int.
+        ValueError: an axis is outside ``[-ndim, ndim)`` or repeated.
+    """
+    if axis is None:
+        return list(range(ndim))
+    given = list(axis) if isinstance(axis, Sequence) else [axis]
+    for a in given:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{name}: axis must be an int or a sequence of ints, got {axis!r}")
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"{name}: axis {a} is out of bounds for an array of {ndim} dimensions "
+                f"(expected axis in [{-ndim}, {ndim})), got axis={axis!r}"
+            )
+    axes = [int(a) % ndim for a in given]
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{name}: axis must not repeat an axis, got axis={axis!r}")
+    return axes
 
 
 def _spacing_steps(spacing: Any, n: int, dtype: Any) -> mx.array:
@@ -120,12 +148,17 @@ def gradient(
 
     Returns:
         One array per axis (a tuple), or a single array when one axis is differentiated.
+
+    Raises:
+        ValueError: ``f`` is 0-d, an axis is out of range or repeated, or an axis has fewer
+            than ``edge_order + 1`` samples.
     """
     f = mx.array(f)
     if not mx.issubdtype(f.dtype, mx.floating):
         f = mx.astype(f, mx.float32)
-    axes = range(f.ndim) if axis is None else [axis] if isinstance(axis, int) else axis
-    axes = [a % f.ndim for a in axes]
+    if f.ndim == 0:
+        raise ValueError("gradient: f must have at least one axis, got a 0-d array")
+    axes = _resolve_axes("gradient", axis, f.ndim)
     if edge_order not in (1, 2):
         raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
     if not varargs:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from ember_mlx.backend import mx
 
+from .math import _resolve_axes
 from .vector import gaussian
 
 mean = mx.mean
@@ -52,12 +53,17 @@ def percentile(
 
     Returns:
         The percentiles; a 1-D ``q`` adds a leading axis of ``len(q)``, as in numpy.
+
+    Raises:
+        ValueError: ``q`` is outside ``[0, 100]``, an axis is out of range or repeated, or
+            ``x`` has no values along ``axis``.
     """
     q = mx.astype(mx.array(q), mx.float32)
     if q.ndim > 1 or not mx.all(mx.logical_and(q >= 0, q <= 100)).item():
         raise ValueError("percentile: q must be a number or 1-D sequence of numbers in [0, 100]")
-    axes = range(x.ndim) if axis is None else [axis] if isinstance(axis, int) else axis
-    axes = sorted(a % x.ndim for a in axes)
+    axes = sorted(_resolve_axes("percentile", axis, x.ndim))
+    if any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"percentile: x has no values along axis={axis!r}, shape {tuple(x.shape)}")
     kept = [a for a in range(x.ndim) if a not in axes]
     values = mx.transpose(x, kept + axes)
     values = mx.reshape(values, (*values.shape[: len(kept)], -1))

@@ -9,6 +9,12 @@ from __future__ import annotations
 import math
 
 from ember_mlx.backend import mx
+from ember_mlx.validation import check_count, check_real
+
+
+def _as_float(x: mx.array) -> mx.array:
+    x = mx.array(x)
+    return x if mx.issubdtype(x.dtype, mx.floating) else mx.astype(x, mx.float32)
 
 
 def normalize_vector(x: mx.array, axis: int | None = None) -> mx.array:
@@ -23,13 +29,18 @@ def euclidean_distance(x: mx.array, y: mx.array, axis: int | None = None) -> mx.
 
 
 def cosine_similarity(x: mx.array, y: mx.array, axis: int | None = None) -> mx.array:
-    r""":math:`x \cdot y / (\lVert x \rVert \lVert y \rVert + 10^{-8})` (all of ``x``, or ``axis``).
+    r""":math:`\hat x \cdot \hat y` with :math:`\hat v = v / \max(\lVert v \rVert, t)` (all of
+    ``x``, or along ``axis``), :math:`t` the dtype's smallest normal number.
 
-    The :math:`10^{-8}` keeps the value finite (zero) for a zero vector.
+    For nonzero vectors this is exactly :math:`x \cdot y / (\lVert x \rVert \lVert y \rVert)`,
+    at any scale (each vector is normalized before the product, so tiny or huge norms neither
+    underflow nor overflow); a zero vector gives 0. Integer input is computed in float32.
     """
-    dot = mx.sum(x * y, axis=axis)
-    norms = mx.sqrt(mx.sum(x * x, axis=axis)) * mx.sqrt(mx.sum(y * y, axis=axis))
-    return dot / (norms + 1e-8)
+    x, y = _as_float(x), _as_float(y)
+    tiny = mx.finfo(x.dtype).smallest_normal
+    x = x / mx.maximum(mx.sqrt(mx.sum(x * x, axis=axis, keepdims=True)), tiny)
+    y = y / mx.maximum(mx.sqrt(mx.sum(y * y, axis=axis, keepdims=True)), tiny)
+    return mx.sum(x * y, axis=axis)
 
 
 def exponential_decay(
@@ -40,7 +51,14 @@ def exponential_decay(
 
 
 def gaussian(x: mx.array, mu: mx.array | float = 0.0, sigma: mx.array | float = 1.0) -> mx.array:
-    r"""The normal density :math:`\frac{1}{\sigma\sqrt{2\pi}} e^{-(x-\mu)^2 / (2\sigma^2)}`."""
+    r"""The normal density :math:`\frac{1}{\sigma\sqrt{2\pi}} e^{-(x-\mu)^2 / (2\sigma^2)}`.
+
+    Raises:
+        ValueError: ``sigma`` is a number that is not finite and > 0 (an array ``sigma`` is
+            not read back to check).
+    """
+    if not isinstance(sigma, mx.array):
+        sigma = check_real("sigma", sigma, above=0.0)
     z = (x - mu) / sigma
     return mx.exp(-0.5 * z * z) / (sigma * math.sqrt(2 * math.pi))
 
@@ -52,7 +70,13 @@ def compute_energy_stability(wave: mx.array, window_size: int = 100) -> mx.array
     the stability is :math:`1 / (1 + \operatorname{Var}(E) / \operatorname{Mean}(E))`: 1 for a
     constant energy, towards 0 as it fluctuates. Signals with fewer than two windows, or with
     zero energy, count as perfectly stable (1).
+
+    Raises:
+        ValueError: ``wave`` is not 1-D or ``window_size`` is not an int >= 1.
     """
+    window_size = check_count("window_size", window_size)
+    if wave.ndim != 1:
+        raise ValueError(f"wave: expected a 1-D signal, got shape {tuple(wave.shape)}")
     windows = wave.shape[0] // window_size
     if windows < 2:
         return mx.array(1.0)

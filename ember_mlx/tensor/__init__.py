@@ -21,6 +21,7 @@ from .creation import (
     zeros_like,
 )
 from .dtypes import (
+    bfloat16,
     bool_,
     complex64,
     float16,
@@ -77,6 +78,7 @@ slice = slice_tensor  # the seeds' name; shadows the builtin only inside this na
 __all__ = [
     "arange",
     "array",
+    "bfloat16",
     "bool_",
     "cast",
     "complex64",

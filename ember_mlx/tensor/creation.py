@@ -30,19 +30,25 @@ def array(data: Any, dtype: Any = None, device: str | None = None) -> mx.array:
         data: A Python scalar or (nested) list, or an array of any backend; arrays of another
             backend (e.g. a numpy array under torch) are copied through the host.
         dtype: Dtype or dtype name; ``None`` keeps the dtype of an array and infers one for
-            Python data (float32 for floats, int32 for ints, as MLX).
+            Python data (float32 for floats, int32 for ints, as MLX). float64 numpy data
+            becomes float32, as in MLX, on every backend: also on the numpy backend, whose own
+            arrays are numpy arrays (pass ``dtype`` to keep float64 there).
         device: ``"cpu"`` or ``"gpu"``; ``None`` leaves the array where the backend puts it.
 
     Returns:
         An ``mx.array`` (``numpy.ndarray`` / ``torch.Tensor`` on the mirrors).
     """
     dtype = get_dtype(dtype)
-    # On the numpy mirror mx.array is np.ndarray: numpy data still needs its dtype inferred as MLX.
-    if isinstance(data, mx.array) and not isinstance(data, np.ndarray):
+    # On the numpy mirror mx.array is np.ndarray: float64 numpy data still becomes float32, as MLX.
+    if isinstance(data, mx.array) and not (
+        isinstance(data, np.ndarray) and data.dtype == np.float64
+    ):
         x = data if dtype is None else mx.astype(data, dtype)
     else:
         if not isinstance(data, _PYTHON_DATA):
             data = to_numpy(data)
+            if dtype is None and data.dtype == np.float64:
+                dtype = mx.float32  # as MLX, whatever the backend's own mx.array does
         x = mx.array(data, dtype=dtype)
     return _place(x, device)
 
@@ -66,8 +72,14 @@ def ones(shape: int | Sequence[int], dtype: Any = None, device: str | None = Non
 def full(
     shape: int | Sequence[int], fill_value: Any, dtype: Any = None, device: str | None = None
 ) -> mx.array:
-    """An array filled with ``fill_value``; the dtype is inferred from it unless given."""
-    return _place(mx.full(shape, fill_value, dtype=get_dtype(dtype)), device)
+    """An array filled with ``fill_value``; the dtype is inferred from it unless given.
+
+    With ``dtype`` the value is converted as ``astype`` does (``2.7`` fills an int32 array
+    with 2).
+    """
+    dtype = get_dtype(dtype)
+    x = mx.full(shape, fill_value)
+    return _place(x if dtype is None else mx.astype(x, dtype), device)
 
 
 def zeros_like(x: mx.array, dtype: Any = None, device: str | None = None) -> mx.array:
@@ -85,9 +97,9 @@ def ones_like(x: mx.array, dtype: Any = None, device: str | None = None) -> mx.a
 def full_like(
     x: mx.array, fill_value: Any, dtype: Any = None, device: str | None = None
 ) -> mx.array:
-    """``fill_value`` with the shape of ``x`` and its dtype (or ``dtype``)."""
-    dtype = get_dtype(dtype)
-    return _place(mx.full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype), device)
+    """``fill_value`` with the shape of ``x`` and its dtype (or ``dtype``), converted as
+    ``astype`` does."""
+    return full(x.shape, fill_value, x.dtype if dtype is None else dtype, device)
 
 
 def eye(

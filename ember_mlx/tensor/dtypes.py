@@ -2,7 +2,8 @@
 
 The dtype objects are the backend's own (``mlx.core.float32``, ``numpy.dtype("float32")`` or
 ``torch.float32``); the names are the same strings on every backend, so code and config files can
-say ``"float32"`` and mean the same thing everywhere.
+say ``"float32"`` and mean the same thing everywhere. The numpy backend has ``bfloat16`` as a
+dtype for checks and names only: numpy cannot make arrays of it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ uint16 = mx.uint16
 uint32 = mx.uint32
 uint64 = mx.uint64
 float16 = mx.float16
+bfloat16 = mx.bfloat16
 float32 = mx.float32
 float64 = mx.float64
 complex64 = mx.complex64
@@ -36,6 +38,7 @@ _BY_NAME = {
     "uint32": uint32,
     "uint64": uint64,
     "float16": float16,
+    "bfloat16": bfloat16,
     "float32": float32,
     "float64": float64,
     "complex64": complex64,

@@ -10,6 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ember_mlx.backend import mx
 
 from .dtypes import get_dtype
@@ -104,7 +106,8 @@ def scatter(
 
     ``indices`` is ``(N,)`` (positions along the first axis) or ``(N, k)`` (positions among
     the first ``k`` axes); ``updates`` is ``(N, *shape[k:])``. Repeated indices combine by
-    ``aggr``: ``"add"``, ``"mean"``, ``"max"`` or ``"min"``.
+    ``aggr``: ``"add"``, ``"mean"``, ``"max"`` or ``"min"``. The result has the dtype of
+    ``updates``, except that ``"mean"`` of integers is float32.
 
     Every update is compared with every target row, so memory is ``O(N * prod(shape))``: meant
     for the small scatters of feature code, not for large sparse updates.
@@ -115,20 +118,20 @@ def scatter(
     updates = mx.array(updates)
     rows, depth = _flat_rows(mx.array(indices), shape, "scatter")
     n_rows, tail = math.prod(shape[:depth]), shape[depth:]
+    if aggr == "mean" and not mx.issubdtype(updates.dtype, mx.floating):
+        updates = mx.astype(updates, mx.float32)
     values = mx.reshape(updates, (rows.shape[0], 1, math.prod(tail)))
     hit = mx.expand_dims(mx.expand_dims(rows, 1) == mx.arange(n_rows), -1)
     if aggr in ("add", "mean"):
         out = mx.sum(mx.where(hit, values, 0), axis=0)
         if aggr == "mean":
-            count = mx.sum(hit, axis=0)
+            count = mx.astype(mx.sum(hit, axis=0), updates.dtype)
             out = mx.where(count > 0, out / mx.maximum(count, 1), 0)
     else:
         reduce = mx.max if aggr == "max" else mx.min
         stacked = mx.where(hit, values, mx.min(values) if aggr == "max" else mx.max(values))
         out = mx.where(mx.any(hit, axis=0), reduce(stacked, axis=0), 0)
-    if aggr != "mean":
-        out = mx.astype(out, updates.dtype)
-    return mx.reshape(out, shape)
+    return mx.reshape(mx.astype(out, updates.dtype), shape)
 
 
 def tensor_scatter_nd_update(x: mx.array, indices: Any, updates: mx.array) -> mx.array:
@@ -146,18 +149,55 @@ def tensor_scatter_nd_update(x: mx.array, indices: Any, updates: mx.array) -> mx
     return mx.reshape(mx.put_along_axis(table, targets, values, axis=0), shape)
 
 
-def slice_tensor(x: mx.array, starts: int | Sequence[int], sizes: int | Sequence[int]) -> mx.array:
-    """The block of ``x`` that begins at ``starts`` and spans ``sizes`` on the leading axes.
+def _leading(name: str, arg: str, values: int | Sequence[int], ndim: int) -> list[int]:
+    """``values`` as a list of at most ``ndim`` ints (one int is a list of one)."""
+    values = [values] if isinstance(values, (int, np.integer)) else list(values)
+    if len(values) > ndim or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+    ):
+        raise ValueError(
+            f"{name}: {arg} must be at most {ndim} ints (one per leading axis), got {values}"
+        )
+    return [int(v) for v in values]
 
-    A size of ``-1`` takes everything to the end of that axis.
+
+def _block_starts(name: str, starts: int | Sequence[int], shape: Sequence[int]) -> list[int]:
+    """``starts`` with negative entries counted from the end, each checked to lie in the axis."""
+    starts = _leading(name, "starts", starts, len(shape))
+    resolved = [start + n if start < 0 else start for start, n in zip(starts, shape, strict=False)]
+    for start, n, given in zip(resolved, shape, starts, strict=False):
+        if not 0 <= start <= n:
+            raise ValueError(
+                f"{name}: starts must lie in [-n, n] for an axis of length n; got {given} for "
+                f"an axis of length {n} (starts={starts}, shape={tuple(shape)})"
+            )
+    return resolved
+
+
+def slice_tensor(x: mx.array, starts: int | Sequence[int], sizes: int | Sequence[int]) -> mx.array:
+    """The block ``x[s_0 : s_0 + n_0, s_1 : s_1 + n_1, ...]`` on the leading axes.
+
+    As ``tf.slice``, with negative starts counting from the end as in Python indexing: a start
+    ``s`` must lie in ``[-n, n]`` for an axis of length ``n``, and a size in ``[0, n - s]``; a
+    size of ``-1`` takes everything to the end of that axis.
+
+    Raises:
+        ValueError: ``starts`` and ``sizes`` differ in length, or a start or size lies outside
+            the array.
     """
-    starts = [starts] if isinstance(starts, int) else list(starts)
-    sizes = [sizes] if isinstance(sizes, int) else list(sizes)
-    if len(starts) != len(sizes) or len(starts) > x.ndim:
+    starts = _block_starts("slice_tensor", starts, x.shape)
+    sizes = _leading("slice_tensor", "sizes", sizes, x.ndim)
+    if len(starts) != len(sizes):
         raise ValueError(
             f"slice_tensor: starts and sizes must have the same length <= {x.ndim}, "
             f"got {starts} and {sizes}"
         )
+    for start, size, n in zip(starts, sizes, x.shape, strict=False):
+        if size != -1 and not 0 <= size <= n - start:
+            raise ValueError(
+                f"slice_tensor: sizes must be -1 (to the end) or in [0, n - start]; got {size} "
+                f"for start {start} on an axis of length {n} (sizes={sizes})"
+            )
     index = tuple(
         slice(start, None if size == -1 else start + size)
         for start, size in zip(starts, sizes, strict=True)
@@ -166,11 +206,27 @@ def slice_tensor(x: mx.array, starts: int | Sequence[int], sizes: int | Sequence
 
 
 def slice_update(x: mx.array, starts: int | Sequence[int], updates: mx.array) -> mx.array:
-    """``x`` with the block at ``starts`` (leading axes) replaced by ``updates``."""
-    starts = [starts] if isinstance(starts, int) else list(starts)
-    if len(starts) > x.ndim:
-        raise ValueError(f"slice_update: starts has {len(starts)} entries for a {x.ndim}-D array")
+    """``x`` with the block at ``starts`` replaced by ``updates``.
+
+    ``starts`` gives the block's first index on the leading axes (negative entries count from
+    the end); on the other axes it starts at 0. ``updates`` (with leading axes of length one
+    added up to ``x.ndim``) gives the block's size, which must fit inside ``x``.
+
+    Raises:
+        ValueError: a start lies outside ``x``, or the block runs past its end.
+    """
+    starts = _block_starts("slice_update", starts, x.shape)
     updates = mx.astype(mx.array(updates), x.dtype)
-    if updates.ndim < x.ndim:
-        updates = mx.reshape(updates, (1,) * (x.ndim - updates.ndim) + tuple(updates.shape))
-    return mx.slice_update(x, updates, mx.array(starts), tuple(range(len(starts))))
+    if updates.ndim > x.ndim:
+        raise ValueError(
+            f"slice_update: updates has {updates.ndim} axes for a {x.ndim}-D array "
+            f"(shape {tuple(updates.shape)})"
+        )
+    updates = mx.reshape(updates, (1,) * (x.ndim - updates.ndim) + tuple(updates.shape))
+    corner = starts + [0] * (x.ndim - len(starts))
+    if any(s + u > n for s, u, n in zip(corner, updates.shape, x.shape, strict=True)):
+        raise ValueError(
+            f"slice_update: updates of shape {tuple(updates.shape)} at starts {corner} run past "
+            f"the end of an array of shape {tuple(x.shape)}"
+        )
+    return mx.slice_update(x, updates, mx.array(corner), tuple(range(x.ndim)))

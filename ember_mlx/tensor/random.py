@@ -17,7 +17,7 @@ from typing import Any
 
 from ember_mlx.backend import mx
 
-from .dtypes import get_dtype
+from .dtypes import get_dtype, to_dtype_str
 
 _state: dict[str, int | None] = {"seed": None}
 
@@ -55,7 +55,7 @@ def _positive(name: str, param: str, value: mx.array, allow_zero: bool = False) 
     ok = value >= 0 if allow_zero else value > 0
     if not mx.all(ok).item():
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name}: {param} must be {bound} everywhere")
+        raise ValueError(f"{name}: {param} must be {bound} everywhere, and not NaN")
 
 
 def _broadcast_param(value: Any, shape: tuple[int, ...]) -> mx.array:
@@ -172,7 +172,8 @@ def _log_poisson_pmf(k: mx.array, lam: mx.array) -> mx.array:
     table = mx.array(_LOG_FACTORIALS)
     exact = k * mx.log(lam) - lam - mx.take(table, mx.astype(mx.clip(k, 0, 9), mx.int32))
     big = mx.maximum(k, 10.0)
-    correction = 1 / (12 * big) - 1 / (360 * big**3) + 1 / (1260 * big**5)
+    inverse = 1 / big  # 1260 * k**5 would overflow float32 for k above 1.2e7
+    correction = inverse / 12 - inverse**3 / 360 + inverse**5 / 1260
     stirling = (
         (big - lam)
         + big * mx.log1p((lam - big) / big)
@@ -182,15 +183,20 @@ def _log_poisson_pmf(k: mx.array, lam: mx.array) -> mx.array:
     return mx.where(k < 10, exact, stirling)
 
 
+def _poisson_ceiling(lam: Any) -> Any:
+    r""":math:`\lambda + 10\sqrt\lambda + 20`, past which the Poisson mass is below float32
+    resolution."""
+    return lam + 10 * lam**0.5 + 20
+
+
 def _poisson_inversion(lam: mx.array, key: mx.array) -> mx.array:
     r"""Poisson draws by sequential search of the CDF (for small ``lam``).
 
-    The search runs a fixed :math:`\lambda_{max} + 10\sqrt{\lambda_{max}} + 20` steps, past which
+    The search runs a fixed :func:`_poisson_ceiling` of :math:`\lambda_{max}` steps, past which
     the remaining mass is below float32 resolution; ``u`` is scaled by the mass actually summed
     so rounding in the CDF can never push a draw past the last step.
     """
-    top = mx.max(lam).item()
-    steps = int(top + 10 * math.sqrt(top) + 20)
+    steps = int(_poisson_ceiling(mx.max(lam).item()))
     pmf = mx.exp(-lam)
     total = pmf
     for k in range(1, steps):
@@ -243,16 +249,32 @@ def random_poisson(
 
     :math:`P(X = k) = \lambda^k e^{-\lambda} / k!`. As numpy: inversion for
     :math:`\lambda < 10`, Hörmann's PTRS rejection sampler above.
+
+    Counts are computed in float32, exact up to :math:`2^{24}`, so the rate is bounded: every
+    draw's practical ceiling :math:`\lambda + 10\sqrt\lambda + 20` must be at most
+    :math:`2^{24}` (:math:`\lambda \lesssim 1.67 \cdot 10^7`) and, for an integer ``dtype``,
+    at most its largest value (``lam <= 123`` for uint8, for example).
+
+    Raises:
+        ValueError: ``lam`` is negative, NaN, infinite or above that bound somewhere.
     """
     shape = _shape(shape)
     lam = _broadcast_param(lam, shape)
     _positive("random_poisson", "lam", lam, allow_zero=True)
+    dtype = get_dtype(dtype)
+    limit, bound = 2**24, "exact float32 counts"
+    if dtype is not None and mx.issubdtype(dtype, mx.integer) and mx.iinfo(dtype).max < limit:
+        limit, bound = int(mx.iinfo(dtype).max), f"the range of {to_dtype_str(dtype)}"
+    if not mx.all(_poisson_ceiling(lam) <= limit).item():
+        raise ValueError(
+            f"random_poisson: lam value too large for {bound}: expected finite lam with "
+            f"lam + 10*sqrt(lam) + 20 <= {limit}, got lam up to {mx.max(lam).item()}"
+        )
     small_key, large_key = mx.random.split(_key(key))
     small = lam < 10
     sample = _poisson_inversion(mx.where(small, lam, 0.0), small_key)
     if not mx.all(small).item():
         sample = mx.where(small, sample, _poisson_ptrs(mx.where(small, 10.0, lam), large_key))
-    dtype = get_dtype(dtype)
     return mx.astype(sample, mx.int32 if dtype is None else dtype)
 
 
