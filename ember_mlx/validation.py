@@ -10,6 +10,13 @@ from typing import Any
 import numpy as np
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a bool, or a TypeError naming ``name``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
+    return value
+
+
 def check_count(name: str, value: Any, minimum: int = 1) -> int:
     """``value`` as an int, or a clear error naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

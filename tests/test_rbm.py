@@ -11,6 +11,7 @@ from sklearn.datasets import load_digits
 from sklearn.neural_network import BernoulliRBM
 
 from ember_mlx.backend import mx, to_numpy
+from ember_mlx.checkpoint import CheckpointError, load_arrays, save_arrays
 from ember_mlx.kernels import gibbs_chain
 from ember_mlx.kernels.gibbs import gibbs_sweep
 from ember_mlx.models.rbm import (
@@ -24,6 +25,7 @@ from ember_mlx.models.rbm import (
     training,
     transform_in_chunks,
 )
+from ember_mlx.nn.module import Module
 
 
 def np_softplus(x):
@@ -425,6 +427,45 @@ def test_save_and_load_resume_training_exactly(tmp_path):
     assert RBM.load(path).epoch.item() == 2
 
 
+def test_learning_rate_set_after_construction_trains_and_is_saved(tmp_path):
+    data = prototypes(40)
+    changed, direct = RBM(8, 5, 0.01, seed=2), RBM(8, 5, 0.2, seed=2)
+    changed.learning_rate = 0.2
+    for rbm in (changed, direct):
+        rbm.train(data, epochs=2, batch_size=16, progress=False)
+    for name, value in params_of(direct).items():
+        np.testing.assert_array_equal(params_of(changed)[name], value)
+    path = tmp_path / "rbm.safetensors"
+    changed.save(path)
+    assert RBM.load(path).learning_rate == 0.2 and changed.get_config()["learning_rate"] == 0.2
+    with pytest.raises(ValueError, match="learning_rate: expected a float >= 0.0, got -1"):
+        changed.learning_rate = -1.0
+    assert changed.learning_rate == 0.2
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_is_refused(tmp_path, dtype):
+    """The Gibbs kernel and the counter-based sampler are float32: set_dtype to a half type
+    and half-precision checkpoints raise, and leave the model float32 and working."""
+    rbm = RBM(8, 5, persistent=True, num_chains=4)
+    with pytest.raises(ValueError, match=f"dtype: RBM computes in float32 .*{dtype}"):
+        rbm.set_dtype(getattr(mx, dtype))
+    with pytest.raises(ValueError, match="dtype: RBM computes in float32"):
+        rbm.set_dtype(mx.float32, predicate=None)  # would make the counters float
+    rbm.set_dtype(mx.float32)  # changes nothing
+    rbm.train(prototypes(20), epochs=1, batch_size=10, progress=False)
+    assert rbm.generate(3, k=2).shape == (3, 8)
+    for name, value in rbm.named_parameters():
+        assert value.dtype == (mx.int32 if name in ("step", "epoch") else mx.float32), name
+    path = tmp_path / "rbm.safetensors"
+    rbm.save(path)
+    arrays, metadata = load_arrays(path)
+    arrays["weights"] = mx.astype(arrays["weights"], mx.float16)
+    save_arrays(path, arrays, metadata)
+    with pytest.raises(CheckpointError, match="'weights' is .*float16; RBM computes in float32"):
+        Module.load(path)
+
+
 @pytest.mark.parametrize("failure", ["write", "rename"])
 def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch, failure):
     """A save that fails midway (the writer dies after writing part of the file, or the final
@@ -484,6 +525,12 @@ def test_failed_save_leaves_the_old_file(tmp_path, monkeypatch, failure):
         (np.full((2, 8), 2.0, np.float32), ValueError, r"data: binary visible units .* \[0, 1\]"),
         (np.full((2, 8), -0.5, np.float32), ValueError, r"got values in \[-0.5, -0.5\]"),
         ([["a"] * 8], TypeError, "data: expected a numeric array"),
+        (np.array([["a"] * 8]), TypeError, "data: expected a numeric array"),
+        (
+            np.zeros((2, 8), np.complex64),
+            TypeError,
+            "data: expected real numbers, got a .*complex64",
+        ),
     ],
 )
 def test_bad_training_data_raises(data, error, message):
@@ -517,6 +564,11 @@ def test_bad_arguments_raise():
         (lambda: rbm.free_energy(np.zeros((2, 9))), ValueError, r"got \(2, 9\)"),
         (lambda: rbm.pseudo_likelihood(data * 2), ValueError, r"data: binary .*\[0, 2\]"),
         (lambda: contrastive_divergence_step(rbm, data[:0]), ValueError, "batch: expected at"),
+        (lambda: rbm.train(data, shuffle="no"), TypeError, "shuffle: expected a bool, got str"),
+        (lambda: rbm.train(data, progress=1), TypeError, "progress: expected a bool, got int"),
+        (lambda: rbm.sample(np.zeros((2, 7)), 1), ValueError, r"v: expected shape \(samples, 8\)"),
+        (lambda: rbm.sample(np.zeros((2, 8)), 0), ValueError, "k: expected an int >= 1"),
+        (lambda: rbm.transform(data + 1j), TypeError, "data: expected real numbers"),
     ]:
         with pytest.raises(error, match=message):
             call()
@@ -526,6 +578,32 @@ def test_bad_arguments_raise():
         gaussian.pseudo_likelihood(data)
     with pytest.raises(ValueError, match="'pseudo_likelihood' needs binary"):
         gaussian.train(data, metrics=("pseudo_likelihood",))
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+@pytest.mark.parametrize("visible_type", ["binary", "gaussian"])
+def test_divergence_raises_and_keeps_the_last_finite_epoch(visible_type):
+    data = prototypes(40)
+    rbm = RBM(8, 4, learning_rate=1e30, visible_type=visible_type)
+    before = params_of(rbm)
+    with pytest.raises(FloatingPointError, match=r"epoch 1: weights.* NaN or infinite.*1e\+30"):
+        rbm.train(data, epochs=2, progress=False)
+    for name, value in before.items():
+        np.testing.assert_array_equal(params_of(rbm)[name], value)
+    assert rbm.epoch.item() == 0
+
+
+def test_sample_takes_any_array_like():
+    start = np.zeros((3, 8), np.float32)
+    ours, reference = RBM(8, 5, seed=1), RBM(8, 5, seed=1)
+    sample, mean, hidden = ours.sample(start, 2)
+    expected = gibbs_chain(
+        mx.array(start), reference.weights, reference.visible_bias, reference.hidden_bias, 2, 1, 0
+    )
+    for got, want in zip((sample, mean, hidden), expected, strict=True):
+        np.testing.assert_array_equal(to_numpy(got), to_numpy(want))
+    assert ours.step.item() == 2
+    assert ours.sample(start.tolist(), 1)[0].shape == (3, 8)
 
 
 def test_progress_bar_is_optional(capsys):

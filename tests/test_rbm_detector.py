@@ -104,6 +104,20 @@ def test_fixed_threshold_is_kept():
     )
 
 
+def test_threshold_takes_any_real_scalar_and_the_model_stays_float32(tmp_path):
+    for threshold in (np.float32(0.25), np.float64(0.25), 0.25, np.int64(1)):
+        detector = RBMAnomalyDetector(8, 4, threshold=threshold)
+        assert detector.threshold.item() == float(threshold)
+    with pytest.raises(ValueError, match="dtype: RBMAnomalyDetector computes in float32"):
+        detector.set_dtype(mx.float16)
+    assert detector.threshold.dtype == detector.rbm.weights.dtype == mx.float32
+    detector.rbm.learning_rate = 0.5
+    path = tmp_path / "detector.safetensors"
+    detector.save(path)
+    loaded = RBMAnomalyDetector.load(path)
+    assert loaded.rbm.learning_rate == 0.5 and loaded.threshold.item() == 1.0
+
+
 def test_save_and_load_reproduce_decisions(tmp_path):
     train, held_out, anomalous, _ = digits_split(0)
     detector = RBMAnomalyDetector(64, 16, 0.05, method="free_energy", percentile=90.0, seed=3)
@@ -160,7 +174,8 @@ def test_bad_input_raises():
         ({"method": "distance"}, ValueError, "method: expected one of"),
         ({"percentile": 101.0}, ValueError, "percentile"),
         ({"threshold": float("nan")}, ValueError, "threshold: expected a finite float"),
-        ({"threshold": "high"}, TypeError, "threshold: expected a float or None"),
+        ({"threshold": "high"}, TypeError, "threshold: expected a finite float, got str"),
+        ({"threshold": True}, TypeError, "threshold: expected a finite float, got bool"),
         ({"visible_type": "ternary"}, ValueError, "visible_type"),
     ]:
         with pytest.raises(error, match=message):

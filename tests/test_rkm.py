@@ -4,13 +4,16 @@ update (gradients, SGD, Adam, L1/L2, centering, clipping, power bookkeeping) aga
 zero temperature, the training algorithms and epochs, persistence, bad input, and learning
 binarised 8x8 digits. Parity with pyrkm itself is in test_rkm_pyrkm.py."""
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
 from ember_mlx.backend import mx, to_numpy
+from ember_mlx.checkpoint import CheckpointError, load_arrays, save_arrays
 from ember_mlx.models.rkm import (
     RKM,
     Noise,
@@ -536,6 +539,74 @@ def test_save_load_restores_everything_needed_to_continue_training(tmp_path):
     assert set(dict(rkm.trainable_parameters())) == {"weights", "visible_bias", "hidden_bias"}
 
 
+def test_pickle_and_deepcopy_continue_training_identically():
+    data = prototypes(samples=24)
+    rkm = RKM(32, 8, 0.05, train_algo="PCD", optimizer="Adam", num_chains=8, seed=3)
+    rkm.train(data, epochs=1, batch_size=8, metrics=(), progress=False)
+    copies = [pickle.loads(pickle.dumps(rkm)), copy.deepcopy(rkm)]
+    for model in (rkm, *copies):
+        model.train(data, epochs=1, batch_size=8, metrics=(), progress=False)
+    for model in copies:
+        assert model.key.dtype == mx.uint32 and model.learning_rate == 0.05
+        for name, value in rkm.named_parameters():
+            np.testing.assert_array_equal(
+                to_numpy(dict(model.named_parameters())[name]), to_numpy(value)
+            )
+    assert set(rkm.optimizer_state) == {"step", "learning_rate", *rkm.trainable_parameters()}
+
+
+def test_learning_rate_set_after_construction_is_used_and_saved(tmp_path):
+    data = prototypes(samples=16)
+    changed, direct = RKM(32, 8, 1e-3, seed=1), RKM(32, 8, 0.5, seed=1)
+    changed.learning_rate = 0.5
+    for model in (changed, direct):
+        model.train(data, epochs=1, batch_size=8, metrics=(), progress=False)
+    for name, value in direct.named_parameters():
+        np.testing.assert_array_equal(
+            to_numpy(dict(changed.named_parameters())[name]), to_numpy(value)
+        )
+    path = tmp_path / "rkm.safetensors"
+    changed.save(path)
+    loaded = Module.load(path)
+    assert loaded.learning_rate == 0.5 and loaded.optimizer_state["learning_rate"].item() == 0.5
+    with pytest.raises(ValueError, match="learning_rate: expected a float >= 0.0"):
+        changed.learning_rate = -0.1
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_is_refused(tmp_path, dtype):
+    rkm = RKM(6, 4)
+    with pytest.raises(ValueError, match=f"dtype: RKM computes in float32 .*{dtype}"):
+        rkm.set_dtype(getattr(mx, dtype))
+    rkm.set_dtype(mx.float32)  # changes nothing
+    assert rkm.weights.dtype == rkm.optimizer_state["learning_rate"].dtype == mx.float32
+    rkm.train(np.zeros((4, 6)), epochs=1, metrics=(), progress=False)
+    path = tmp_path / "rkm.safetensors"
+    rkm.save(path)
+    arrays, metadata = load_arrays(path)
+    arrays["hidden_bias"] = mx.astype(arrays["hidden_bias"], mx.float16)
+    save_arrays(path, arrays, metadata)
+    with pytest.raises(
+        CheckpointError, match="'hidden_bias' is .*float16; RKM computes in float32"
+    ):
+        Module.load(path)
+
+
+def test_non_finite_parameters_stop_training():
+    rkm = RKM(6, 4, 0.1)
+    rkm.weights = mx.full((6, 4), math.nan)
+    with pytest.raises(FloatingPointError, match=r"epoch 1: weights.* NaN or infinite.*0\.1"):
+        rkm.train(np.zeros((4, 6)), epochs=2, progress=False)
+
+
+def test_progress_bar_is_optional(capsys):
+    pytest.importorskip("tqdm")
+    RKM(6, 4).train(np.zeros((4, 6)), epochs=1, batch_size=2, progress=True)
+    assert "batch" in capsys.readouterr().err
+    RKM(6, 4).train(np.zeros((4, 6)), epochs=1, batch_size=2, progress=False)
+    assert capsys.readouterr().err == ""
+
+
 # ---------------------------------------------------------------------------- bad input
 
 
@@ -558,6 +629,8 @@ def test_save_load_restores_everything_needed_to_continue_training(tmp_path):
         ({"average_data": np.zeros(5)}, "average_data"),
         ({"average_data": np.full(6, np.nan)}, "average_data"),
         ({"num_chains": 0}, "num_chains"),
+        ({"seed": 2**32}, "seed"),
+        ({"seed": 2**64}, "seed"),
     ],
 )
 def test_bad_configuration_names_the_argument(options, argument):
@@ -602,6 +675,14 @@ def test_bad_call_arguments():
         rkm.train(np.zeros((2, 6)), metrics=("accuracy",))
     with pytest.raises(TypeError, match="layer_scaled"):
         RKM(6, 4, layer_scaled="yes")
+    with pytest.raises(TypeError, match="shuffle: expected a bool, got str"):
+        rkm.train(np.zeros((2, 6)), shuffle="no")
+    with pytest.raises(TypeError, match="progress: expected a bool, got int"):
+        rkm.train(np.zeros((2, 6)), progress=0)
+    with pytest.raises(TypeError, match="data: expected real numbers, got a .*complex"):
+        rkm.reconstruct(np.zeros((2, 6)) + 0.5j)
+    with pytest.raises(TypeError, match="data: expected a numeric array"):
+        rkm.reconstruct(np.array([["a"] * 6]))
 
 
 # ---------------------------------------------------------------------------- digits

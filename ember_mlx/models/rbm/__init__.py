@@ -7,6 +7,8 @@
 - :func:`transform_in_chunks`, :func:`save_rbm`, :func:`load_rbm`: the seeds' functional names.
 - :class:`RBMAnomalyDetector`: scores samples by reconstruction error or free energy and flags
   those above a threshold.
+- :mod:`.energy_model`: what the RBM, the detector and the RKM share (float32 only, data and
+  bool checks, the progress bar, the divergence check).
 """
 
 from .detector import RBMAnomalyDetector

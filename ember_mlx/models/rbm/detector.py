@@ -19,10 +19,10 @@ import math
 from typing import Any
 
 from ember_mlx.backend import mx
-from ember_mlx.nn.module import Module
 from ember_mlx.ops.stats import percentile as percentile_of
-from ember_mlx.validation import check_fraction
+from ember_mlx.validation import check_fraction, check_real
 
+from .energy_model import Float32Module
 from .rbm import RBM
 
 METHODS = ("reconstruction", "free_energy")
@@ -34,7 +34,7 @@ def _check_method(method: Any, argument: str) -> str:
     return method
 
 
-class RBMAnomalyDetector(Module):
+class RBMAnomalyDetector(Float32Module):
     """Flags samples that an RBM trained on normal data scores above a threshold.
 
     Args:
@@ -52,7 +52,7 @@ class RBMAnomalyDetector(Module):
 
     The model is ``rbm`` (an :class:`RBM`) and ``threshold``, a frozen scalar array (NaN until
     learned); :meth:`save` / :meth:`load` keep both, so a loaded detector makes the same
-    decisions.
+    decisions. Like the RBM, it computes in float32 (:meth:`set_dtype` to another dtype raises).
 
     Example:
         >>> detector = RBMAnomalyDetector(visible_size=784, hidden_size=256)
@@ -75,16 +75,15 @@ class RBMAnomalyDetector(Module):
         self.method = _check_method(method, "method")
         self.percentile = check_fraction("percentile", percentile, 0.0, 100.0)
         if threshold is not None:
-            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-                raise TypeError(
-                    f"threshold: expected a float or None, got {type(threshold).__name__}"
-                )
-            if not math.isfinite(threshold):
-                raise ValueError(f"threshold: expected a finite float, got {threshold}")
+            threshold = check_real("threshold", threshold)
         self.learns_threshold = threshold is None
         self.rbm = RBM(visible_size, hidden_size, learning_rate, **rbm_options)
-        self.threshold = mx.array(math.nan if threshold is None else float(threshold))
+        self.threshold = mx.array(math.nan if threshold is None else threshold)
         self.freeze(recurse=False, keys=["threshold"])
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, with the RBM's current ``learning_rate``."""
+        return {**super().get_config(), "learning_rate": self.rbm.learning_rate}
 
     def _extra_repr(self) -> str:
         return f"method={self.method!r}, percentile={self.percentile}"

@@ -35,10 +35,10 @@ from typing import Any
 
 from ember_mlx.backend import mx, nn
 from ember_mlx.kernels import gibbs_chain
-from ember_mlx.nn.module import Module
-from ember_mlx.validation import check_count, check_fraction, check_real, check_seed
+from ember_mlx.validation import check_bool, check_count, check_fraction, check_real, check_seed
 
 from . import conditionals
+from .energy_model import Float32Module, check_samples
 from .training import train_rbm
 
 VISIBLE_TYPES = ("binary", "gaussian")
@@ -47,13 +47,15 @@ VISIBLE_TYPES = ("binary", "gaussian")
 _PSEUDO_LIKELIHOOD_BLOCK = 2**22
 
 
-class RBM(Module):
+class RBM(Float32Module):
     r"""A restricted Boltzmann machine trained by contrastive divergence (CD-k or PCD-k).
 
     Args:
         visible_size (int): number of visible units.
         hidden_size (int): number of (binary) hidden units.
-        learning_rate (float, optional): step size :math:`\epsilon`. Default: ``0.01``.
+        learning_rate (float, optional): step size :math:`\epsilon`; it may be changed between
+            calls to :meth:`train`, and :meth:`get_config` (so :meth:`save`) reports the current
+            value. Default: ``0.01``.
         visible_type (str, optional): ``"binary"`` (data in :math:`[0, 1]`, read as
             probabilities) or ``"gaussian"`` (unit variance; standardise the data first).
             Default: ``"binary"``.
@@ -74,7 +76,8 @@ class RBM(Module):
     ``hidden_bias``. Training state (frozen arrays, saved with the weights so that training
     resumes exactly): ``velocity`` (the momentum buffers), ``chains`` ``(num_chains,
     visible_size)``, ``step`` (the Gibbs counter handed to :func:`~ember_mlx.kernels.gibbs_chain`)
-    and ``epoch`` (completed epochs, which picks each epoch's shuffle).
+    and ``epoch`` (completed epochs, which picks each epoch's shuffle). Every floating array is
+    float32: :meth:`set_dtype` to another dtype raises.
 
     Example:
         >>> rbm = RBM(visible_size=64, hidden_size=32, learning_rate=0.05)
@@ -101,14 +104,12 @@ class RBM(Module):
         super().__init__()
         self.visible_size = check_count("visible_size", visible_size)
         self.hidden_size = check_count("hidden_size", hidden_size)
-        self.learning_rate = check_real("learning_rate", learning_rate, at_least=0.0)
+        self.learning_rate = learning_rate
         if visible_type not in VISIBLE_TYPES:
             raise ValueError(f"visible_type: expected one of {VISIBLE_TYPES}, got {visible_type!r}")
         self.visible_type = visible_type
         self.k = check_count("k", k)
-        if not isinstance(persistent, bool):
-            raise TypeError(f"persistent: expected a bool, got {type(persistent).__name__}")
-        self.persistent = persistent
+        self.persistent = check_bool("persistent", persistent)
         self.num_chains = check_count("num_chains", num_chains)
         self.momentum = check_fraction("momentum", momentum, include_high=False)
         self.weight_decay = check_real("weight_decay", weight_decay, at_least=0.0)
@@ -127,6 +128,19 @@ class RBM(Module):
         self.step = mx.array(0, dtype=mx.int32)
         self.epoch = mx.array(0, dtype=mx.int32)
         self.freeze(recurse=False, keys=["velocity", "chains", "step", "epoch"])
+
+    @property
+    def learning_rate(self) -> float:
+        r"""The step size :math:`\epsilon` of the next updates."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._learning_rate = check_real("learning_rate", value, at_least=0.0)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, with the current :attr:`learning_rate`."""
+        return {**super().get_config(), "learning_rate": self.learning_rate}
 
     @property
     def gaussian(self) -> bool:
@@ -149,31 +163,7 @@ class RBM(Module):
                 units are binary (training data and pseudo-likelihoods). Scores and features
                 accept any finite value: an anomaly detector must score out-of-range inputs.
         """
-        try:
-            array = mx.astype(mx.array(data), mx.float32)
-        except (TypeError, ValueError) as err:
-            raise TypeError(
-                f"{argument}: expected a numeric array, got {type(data).__name__}"
-            ) from err
-        if array.ndim != 2 or array.shape[1] != self.visible_size:
-            raise ValueError(
-                f"{argument}: expected shape (samples, {self.visible_size}), "
-                f"got {tuple(array.shape)}"
-            )
-        if array.shape[0] == 0:
-            raise ValueError(
-                f"{argument}: expected at least one sample, got an empty array of shape "
-                f"{tuple(array.shape)}"
-            )
-        finite = mx.isfinite(array)
-        if not mx.all(finite).item():
-            bad = mx.logical_not(finite)
-            first = mx.argmax(mx.flatten(bad)).item()
-            row, column = divmod(first, self.visible_size)
-            raise ValueError(
-                f"{argument}: expected finite values, got {mx.sum(bad).item()} NaN or infinite "
-                f"(the first at row {row}, column {column}: {array[row, column].item()})"
-            )
+        array = check_samples(data, argument, self.visible_size)
         if probabilities and not self.gaussian:
             low, high = mx.min(array).item(), mx.max(array).item()
             if low < 0.0 or high > 1.0:
@@ -285,10 +275,19 @@ class RBM(Module):
     def sample(self, v: Any, k: int) -> Any:
         r"""Run ``k`` Gibbs steps from the visible states ``v`` (advances :attr:`step`).
 
+        Args:
+            v (array-like): ``(samples, visible_size)`` starting states, checked as
+                :meth:`check_data`.
+            k (int): Gibbs steps, at least 1.
+
         Returns:
             tuple(array, array, array): the visible sample, its mean and
             :math:`p(h = 1 \mid v)` of the sample, as :func:`~ember_mlx.kernels.gibbs_chain`.
         """
+        return self._sample(self.check_data(v, "v"), check_count("k", k))
+
+    def _sample(self, v: Any, k: int) -> Any:
+        """:meth:`sample` of checked arguments."""
         out = gibbs_chain(
             v,
             self.weights,
@@ -320,7 +319,7 @@ class RBM(Module):
         k = check_count("k", k)
         collected = []
         for _ in range(math.ceil(num_samples / self.num_chains)):
-            self.chains = self.sample(self.chains, k)[0]
+            self.chains = self._sample(self.chains, k)[0]
             collected.append(self.chains)
         return mx.concatenate(collected)[:num_samples]
 

@@ -37,9 +37,10 @@ from ember_mlx.backend import mx
 from ember_mlx.kernels.dispatch import use_metal
 from ember_mlx.kernels.gibbs import counter_noise, gibbs_chain, gibbs_sweep, kernel_limits
 from ember_mlx.kernels.rng import uniform
-from ember_mlx.validation import check_count
+from ember_mlx.validation import check_bool, check_count
 
 from .conditionals import hidden_probabilities
+from .energy_model import check_finite, progress_bar
 
 if TYPE_CHECKING:
     from .rbm import RBM
@@ -60,7 +61,8 @@ _SHUFFLE_STREAM = 2**32 - 1
 
 
 # What one update reads and writes: the parameters and the training state of an RBM.
-_STATE = ("weights", "visible_bias", "hidden_bias", "velocity", "chains", "step")
+_PARAMETERS = ("weights", "visible_bias", "hidden_bias")
+_STATE = (*_PARAMETERS, "velocity", "chains", "step")
 
 
 def _mean_gap(data: Any, model: Any, scale: float) -> Any:
@@ -291,7 +293,7 @@ def _check_metrics(rbm: RBM, metrics: Any, validation_data: Any) -> tuple[str, .
 
 
 def _evaluate(rbm: RBM, data: Any, validation: Any, metrics: tuple[str, ...]) -> dict:
-    """The epoch's metrics on the training data (host floats: one sync per metric)."""
+    """The epoch's metrics on the training data, as scalar arrays."""
     values = {}
     if "reconstruction_error" in metrics:
         values["reconstruction_error"] = mx.mean(rbm.reconstruction_error(data))
@@ -302,18 +304,7 @@ def _evaluate(rbm: RBM, data: Any, validation: Any, metrics: tuple[str, ...]) ->
     if "free_energy_gap" in metrics:
         gap = mx.mean(rbm.free_energy(validation)) - mx.mean(rbm.free_energy(data))
         values["free_energy_gap"] = gap
-    return {name: value.item() for name, value in values.items()}
-
-
-def _progress_bar(total: int, enabled: bool) -> Any:
-    """A tqdm bar over ``total`` batches when asked for and tqdm is installed, else ``None``."""
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="batch", desc="RBM")
+    return values
 
 
 def _noise_source(rbm: RBM, sampler: Any, rows: int) -> _NoiseSource | None:
@@ -350,7 +341,9 @@ def train_rbm(
     the last, smaller batch is used too. Each batch is one update of
     :func:`contrastive_divergence_step`'s formulas (compiled on MLX, evaluated once per batch;
     the host reads the Gibbs counter once per epoch and nothing inside it). The model is written
-    back after each epoch: an interrupted run leaves it at the last completed epoch.
+    back after each epoch: an interrupted run leaves it at the last completed epoch. An epoch
+    whose parameters or metrics come out NaN or infinite raises a FloatingPointError (training
+    diverged: lower the learning rate); non-finite parameters are not written back.
 
     Args:
         rbm (RBM): the model, trained in place.
@@ -379,6 +372,8 @@ def train_rbm(
     data = rbm.check_data(data, probabilities=True)
     epochs = check_count("epochs", epochs)
     batch_size = check_count("batch_size", batch_size)
+    shuffle = check_bool("shuffle", shuffle)
+    progress = check_bool("progress", progress)
     metrics = _check_metrics(rbm, metrics, validation_data)
     validation = None
     if validation_data is not None:
@@ -389,7 +384,7 @@ def train_rbm(
     noise = _noise_source(rbm, sampler, rows)
     sample_ids = mx.astype(mx.arange(samples), mx.uint32)
     history = {name: [] for name in metrics}
-    bar = _progress_bar(epochs * -(-samples // batch_size), progress)
+    bar = progress_bar(epochs * -(-samples // batch_size), progress, "RBM")
     try:
         for _ in range(epochs):
             epoch_data = data
@@ -397,9 +392,15 @@ def train_rbm(
                 epoch_data = data[
                     mx.argsort(uniform(rbm.seed, _SHUFFLE_STREAM, rbm.epoch, sample_ids))
                 ]
-            rbm.update(_run_epoch(rbm, _state_of(rbm), epoch_data, batch_size, noise, bar))
+            state = _run_epoch(rbm, _state_of(rbm), epoch_data, batch_size, noise, bar)
+            epoch = rbm.epoch.item() + 1
+            check_finite({name: state[name] for name in _PARAMETERS}, epoch, rbm.learning_rate)
+            rbm.update(state)
             rbm.epoch = rbm.epoch + 1
             values = _evaluate(rbm, data, validation, metrics)
+            if values:
+                check_finite(values, epoch, rbm.learning_rate)
+            values = {name: value.item() for name, value in values.items()}
             for name, value in values.items():
                 history[name].append(value)
             if bar is not None and values:

@@ -30,12 +30,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ember_mlx.backend import mx, optim
-from ember_mlx.nn.module import Module
-from ember_mlx.validation import check_count, check_real
+from ember_mlx.models.rbm.energy_model import Float32Module, check_samples
+from ember_mlx.validation import check_bool, check_count, check_real, check_seed
 
 from .circuit import ResistorLayer
 from .sampling import DISTRIBUTIONS, SAMPLINGS, Noise, on_probability, random_states, sample_states
-from .training import train_rkm
+from .training import PARAMETERS, train_rkm
 
 ENERGY_TYPES = ("RKM", "hopfield")
 TRAIN_ALGOS = ("CD", "PCD", "vRDM", "hRDM", "RDM")
@@ -65,12 +65,6 @@ def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> Any:
     return value
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
-    return value
-
-
 def _check_beta(name: str, value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == math.inf:
         return math.inf
@@ -79,18 +73,7 @@ def _check_beta(name: str, value: Any) -> float:
 
 def _check_states(x: Any, argument: str, width: int) -> Any:
     """``x`` as a float32 ``(samples, width)`` array of values in [0, 1], or a clear error."""
-    try:
-        array = x if isinstance(x, mx.array) else mx.array(x)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{argument}: expected a numeric array, got {type(x).__name__}") from err
-    if array.ndim != 2 or array.shape[1] != width:
-        raise ValueError(f"{argument}: expected shape (samples, {width}), got {tuple(array.shape)}")
-    if array.shape[0] == 0:
-        raise ValueError(f"{argument}: expected at least one sample, got an empty array")
-    if array.dtype != mx.float32:
-        array = mx.astype(array, mx.float32)
-    if not mx.all(mx.isfinite(array)).item():
-        raise ValueError(f"{argument}: contains NaN or infinite values")
+    array = check_samples(x, argument, width)
     low, high = mx.min(array).item(), mx.max(array).item()
     if low < 0.0 or high > 1.0:
         raise ValueError(
@@ -99,13 +82,15 @@ def _check_states(x: Any, argument: str, width: int) -> Any:
     return array
 
 
-class RKM(Module):
+class RKM(Float32Module):
     r"""A Restricted Kirchhoff Machine with pyrkm's semantics (module docstring).
 
     Args:
         visible_size (int): number of visible units :math:`n_v`.
         hidden_size (int): number of hidden units :math:`n_h`.
-        learning_rate (float, optional): step size. Default: ``1e-3``.
+        learning_rate (float, optional): step size; it may be changed between updates (it is
+            the optimizer's), and :meth:`get_config` (so :meth:`save`) reports the current
+            value. Default: ``1e-3``.
         k (int, optional): Gibbs steps of the negative phase. Default: ``1``.
         train_algo (str, optional): the negative phase (:func:`~.training.rkm_step`):
             ``"CD"``, ``"PCD"``, ``"vRDM"`` (random visible start, pyrkm's default), ``"hRDM"``
@@ -140,13 +125,16 @@ class RKM(Module):
         clip_bounds (tuple(float, float), optional): every weight and bias is clipped into this
             interval after each update; pyrkm's ``(min_W, max_W)``. Default: ``(-10, 10)``.
         seed (int, optional): seeds the initial parameters and :attr:`key`, from which every
-            random draw of training, reconstruction and generation is split. Default: ``0``.
+            random draw of training, reconstruction and generation is split; in
+            :math:`[0, 2^{32})`. Default: ``0``.
 
     Parameters (trainable): ``weights`` ``(visible_size, hidden_size)`` (pyrkm's ``W.T``),
     ``visible_bias``, ``hidden_bias``. Training state (frozen, saved with the weights, so
     training resumes exactly): ``key``, ``optimizer_state``, ``chains`` (PCD),
     ``visible_offset`` / ``hidden_offset`` (centering), and the last update's ``power_f`` /
-    ``power_b`` with the accumulated ``dissipated_energy``.
+    ``power_b`` with the accumulated ``dissipated_energy``. Every floating array is float32:
+    :meth:`set_dtype` to another dtype raises. A pickled RKM carries :attr:`key` as a numpy
+    array (torch cannot unpickle ``uint32`` tensors) and rebuilds its optimizer.
 
     Example:
         >>> rkm = RKM(64, 64, 0.01, train_algo="PCD", num_chains=50, average_data=mean)
@@ -183,13 +171,13 @@ class RKM(Module):
         super().__init__()
         self.visible_size = check_count("visible_size", visible_size)
         self.hidden_size = check_count("hidden_size", hidden_size)
-        self.learning_rate = check_real("learning_rate", learning_rate, at_least=0.0)
+        learning_rate = check_real("learning_rate", learning_rate, at_least=0.0)
         self.k = check_count("k", k)
         self.train_algo = _check_choice("train_algo", train_algo, TRAIN_ALGOS)
         self.energy_type = _check_choice("energy_type", energy_type, ENERGY_TYPES)
         self.sampling = _check_choice("sampling", sampling, SAMPLINGS)
         self.distribution = _check_choice("distribution", distribution, DISTRIBUTIONS)
-        self.layer_scaled = _check_bool("layer_scaled", layer_scaled)
+        self.layer_scaled = check_bool("layer_scaled", layer_scaled)
         self.offset = check_real("offset", offset)
         self.g_v = check_real("g_v", g_v, above=0.0)
         self.g_h = check_real("g_h", g_h, above=0.0)
@@ -198,10 +186,10 @@ class RKM(Module):
         self.regularization = _check_choice("regularization", regularization, REGULARIZATIONS)
         self.l1_factor = check_real("l1_factor", l1_factor, at_least=0.0)
         self.l2_factor = check_real("l2_factor", l2_factor, at_least=0.0)
-        self.centering = _check_bool("centering", centering)
+        self.centering = check_bool("centering", centering)
         self.num_chains = check_count("num_chains", num_chains)
         self.clip_bounds = self._check_clip_bounds(clip_bounds)
-        seed = check_count("seed", seed, minimum=0)
+        seed = check_seed("seed", seed)
         mean = self._check_average_data(average_data)
 
         weights_key, bias_key, chains_key, self.key = mx.random.split(mx.random.key(seed), 4)
@@ -222,8 +210,9 @@ class RKM(Module):
         if self.centering:
             self.visible_offset = mean
             self.hidden_offset = mx.full((self.hidden_size,), 0.5)
+        self._learning_rate = learning_rate
         self._optimizer = self._make_optimizer()
-        self._optimizer.init(self.trainable_parameters())
+        self._optimizer.init({name: getattr(self, name) for name in PARAMETERS})
         self.optimizer_state = self._optimizer.state
         self.power_f = mx.array(0.0)
         self.power_b = mx.array(0.0)
@@ -267,6 +256,31 @@ class RKM(Module):
                 self.learning_rate, betas=_ADAM_BETAS, eps=_ADAM_EPS, bias_correction=True
             )
         return optim.SGD(self.learning_rate)
+
+    @property
+    def learning_rate(self) -> float:
+        """The optimizer's step size for the next updates."""
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._learning_rate = check_real("learning_rate", value, at_least=0.0)
+        self.optimizer_state["learning_rate"] = mx.array(self._learning_rate)
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, with the current :attr:`learning_rate`."""
+        return {**super().get_config(), "learning_rate": self.learning_rate}
+
+    def __reduce_ex__(self, protocol: int) -> tuple:
+        # The optimizer holds nothing but optimizer_state (an item, pickled with the arrays),
+        # so __setstate__ builds it anew rather than pickling it.
+        rebuild, args, state, listitems, items = super().__reduce_ex__(max(protocol, 2))[:5]
+        state = {name: value for name, value in state.items() if name != "_optimizer"}
+        return rebuild, args, state, listitems, items
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._optimizer = self._make_optimizer()
 
     def _extra_repr(self) -> str:
         return (
@@ -468,8 +482,8 @@ class RKM(Module):
             array: ``(num_samples, visible_size)`` binary states.
         """
         num_samples, k = check_count("num_samples", num_samples), check_count("k", k, minimum=0)
-        _check_bool("h_binarized", h_binarized)
-        _check_bool("from_visible", from_visible)
+        check_bool("h_binarized", h_binarized)
+        check_bool("from_visible", from_visible)
         beta = self._beta(beta)
         noise = self._noise(key)
         if from_visible:

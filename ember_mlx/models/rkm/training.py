@@ -38,7 +38,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ember_mlx.backend import mx
-from ember_mlx.validation import check_count
+from ember_mlx.models.rbm.energy_model import check_finite, progress_bar
+from ember_mlx.validation import check_bool, check_count
 
 from .sampling import Noise, random_states
 
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
 
 CENTERING_RATE = 0.01
 METRICS = ("reconstruction_error", "power_forward", "power_backward", "energy")
-_PARAMETERS = ("weights", "visible_bias", "hidden_bias")
+# The trainable parameters: the optimizer holds state for these alone.
+PARAMETERS = ("weights", "visible_bias", "hidden_bias")
 # Random numbers drawn per generator call in training (see Noise).
 _NOISE_BLOCK = 2**16
 
@@ -177,13 +179,13 @@ def _update(rkm: RKM, batch: Any, noise: Noise) -> None:
         state["hidden_offset"] = (1 - rate) * rkm.hidden_offset + rate * mx.mean(h_data, 0)
     direction = contrastive_gradients(batch, h_data, v_model, h_model, *state.values())
 
-    parameters = {name: getattr(rkm, name) for name in _PARAMETERS}
-    descent = {name: _penalty(rkm, parameters[name]) - direction[name] for name in _PARAMETERS}
+    parameters = {name: getattr(rkm, name) for name in PARAMETERS}
+    descent = {name: _penalty(rkm, parameters[name]) - direction[name] for name in PARAMETERS}
     optimizer = rkm._optimizer
     optimizer.state = rkm.optimizer_state
     stepped = optimizer.apply_gradients(descent, parameters)
     low, high = rkm.clip_bounds
-    state.update({name: mx.clip(stepped[name], low, high) for name in _PARAMETERS})
+    state.update({name: mx.clip(stepped[name], low, high) for name in PARAMETERS})
     state["optimizer_state"] = optimizer.state
     if rkm.train_algo == "PCD":
         state["chains"] = v_model
@@ -210,12 +212,15 @@ def train_rkm(
     validation_data: Any = None,
     metrics: tuple[str, ...] = METRICS,
     shuffle: bool = True,
+    progress: bool = True,
 ) -> dict[str, list[float]]:
     """Train ``rkm`` for ``epochs`` passes over ``data``, one :func:`rkm_step` per mini-batch.
 
     Each epoch splits three keys off ``rkm.key``: the visiting order, the updates' draws and
     the metrics' draws, so the metrics asked for do not change the training, and a model
-    restored from a checkpoint continues exactly. The last, smaller batch is used too.
+    restored from a checkpoint continues exactly. The last, smaller batch is used too. An epoch
+    whose parameters or metrics come out NaN or infinite raises a FloatingPointError (training
+    diverged); the model keeps that epoch's values.
 
     Args:
         rkm (RKM): the model, trained in place.
@@ -230,6 +235,8 @@ def train_rkm(
             ``power_f`` / ``power_b``) and ``"energy"`` (``dissipated_energy`` at the end of the
             epoch). Default: all four.
         shuffle (bool, optional): visit the samples in a random order. Default: ``True``.
+        progress (bool, optional): show a tqdm progress bar when tqdm is installed.
+            Default: ``True``.
 
     Returns:
         dict: metric name -> list of per-epoch values.
@@ -238,8 +245,8 @@ def train_rkm(
     epochs = check_count("epochs", epochs)
     batch_size = check_count("batch_size", batch_size)
     metrics = _check_metrics(metrics)
-    if not isinstance(shuffle, bool):
-        raise TypeError(f"shuffle: expected a bool, got {type(shuffle).__name__}")
+    shuffle = check_bool("shuffle", shuffle)
+    progress = check_bool("progress", progress)
     validation = None
     if validation_data is not None:
         validation = rkm.check_visible(validation_data, "validation_data")
@@ -250,27 +257,40 @@ def train_rkm(
     if validation is not None and "reconstruction_error" in metrics:
         names.append("validation_reconstruction_error")
     history = {name: [] for name in names}
-    for _ in range(epochs):
-        rkm.key, order_key, update_key, metric_key = mx.random.split(rkm.key, 4)
-        epoch_data = data[mx.random.permutation(samples, key=order_key)] if shuffle else data
-        noise = Noise(update_key, block=_NOISE_BLOCK)
-        power_f = power_b = 0.0
-        for start in starts:
-            _update(rkm, epoch_data[start : start + batch_size], noise)
-            power_f, power_b = power_f + rkm.power_f, power_b + rkm.power_b
-            mx.eval(rkm.parameters())
-        values = {
-            "power_forward": power_f / len(starts),
-            "power_backward": power_b / len(starts),
-            "energy": rkm.dissipated_energy,
-        }
-        if "reconstruction_error" in metrics:
-            error_key, validation_key = mx.random.split(metric_key)
-            values["reconstruction_error"] = mx.mean(rkm.reconstruction_error(data, key=error_key))
-            if validation is not None:
-                values["validation_reconstruction_error"] = mx.mean(
-                    rkm.reconstruction_error(validation, key=validation_key)
-                )
-        for name in names:
-            history[name].append(values[name].item())
+    bar = progress_bar(epochs * len(starts), progress, "RKM")
+    try:
+        for epoch in range(1, epochs + 1):
+            rkm.key, order_key, update_key, metric_key = mx.random.split(rkm.key, 4)
+            epoch_data = data[mx.random.permutation(samples, key=order_key)] if shuffle else data
+            noise = Noise(update_key, block=_NOISE_BLOCK)
+            power_f = power_b = 0.0
+            for start in starts:
+                _update(rkm, epoch_data[start : start + batch_size], noise)
+                power_f, power_b = power_f + rkm.power_f, power_b + rkm.power_b
+                mx.eval(rkm.parameters())
+                if bar is not None:
+                    bar.update()
+            values = {
+                "power_forward": power_f / len(starts),
+                "power_backward": power_b / len(starts),
+                "energy": rkm.dissipated_energy,
+            }
+            if "reconstruction_error" in metrics:
+                error_key, validation_key = mx.random.split(metric_key)
+                error = rkm.reconstruction_error(data, key=error_key)
+                values["reconstruction_error"] = mx.mean(error)
+                if validation is not None:
+                    values["validation_reconstruction_error"] = mx.mean(
+                        rkm.reconstruction_error(validation, key=validation_key)
+                    )
+            recorded = {name: values[name] for name in names}
+            parameters = {name: getattr(rkm, name) for name in PARAMETERS}
+            check_finite({**parameters, **recorded}, epoch, rkm.learning_rate)
+            for name, value in recorded.items():
+                history[name].append(value.item())
+            if bar is not None and recorded:
+                bar.set_postfix({name: value[-1] for name, value in history.items()})
+    finally:
+        if bar is not None:
+            bar.close()
     return history
