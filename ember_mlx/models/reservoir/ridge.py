@@ -11,33 +11,33 @@ def ridge_regression(
 ) -> tuple[mx.array, mx.array]:
     r"""The ridge solution with an unpenalised intercept, as ``sklearn.linear_model.Ridge``.
 
-        Finds the weight :math:`W` and bias :math:`b` minimising
+    Finds the weight :math:`W` and bias :math:`b` minimising
 
-        .. math::
+    .. math::
 
-            \lVert Y - X W - \mathbf{1} b^\top \rVert_F^2 + \alpha \lVert W \rVert_F^2 .
+        \lVert Y - X W - \mathbf{1} b^\top \rVert_F^2 + \alpha \lVert W \rVert_F^2 .
 
-        With :math:`\bar x`, :math:`\bar y` the column means, :math:`X_c = X - \bar x` and
-        :math:`Y_c = Y - \bar y`, the weight solves the normal equations
+    With :math:`\bar x`, :math:`\bar y` the column means, :math:`X_c = X - \bar x` and
+    :math:`Y_c = Y - \bar y`, the weight solves the normal equations
 
-        .. math::
+    .. math::
 
-            (X_c^\top X_c + \alpha I)\, W = X_c^\top Y_c ,
+        (X_c^\top X_c + \alpha I)\, W = X_c^\top Y_c ,
 
-        and :math:`b = \bar y - \bar x W`. The equations are formed and
-        solved in float64 on the CPU (the only place MLX has float64; the mirrors ignore the
-        stream): reservoir states are strongly correlated, and in float32 their Gram matrix is not
-        even numerically positive definite at :math:`\alpha = 10^{-8}` on Mackey-Glass. The result
-        matches a float64 least-squares solve, and is returned in the dtype of ``features`` (float32
+    and :math:`b = \bar y - \bar x W`. The equations are formed and
+    solved in float64 on the CPU (the only place MLX has float64; the mirrors ignore the
+    stream): reservoir states are strongly correlated, and in float32 their Gram matrix is not
+    even numerically positive definite at :math:`\alpha = 10^{-8}` on Mackey-Glass. The result
+    matches a float64 least-squares solve, and is returned in the dtype of ``features`` (float32
     for integer or boolean features).
 
-        Args:
-            features: ``(samples, k)`` design matrix :math:`X`.
-            targets: ``(samples, outputs)`` targets :math:`Y`.
-            alpha: Regularisation :math:`\alpha > 0`.
+    Args:
+        features: ``(samples, k)`` design matrix :math:`X`.
+        targets: ``(samples, outputs)`` targets :math:`Y`.
+        alpha: Regularisation :math:`\alpha > 0`.
 
-        Returns:
-            ``(weight, bias)`` of shapes ``(k, outputs)`` and ``(outputs,)``.
+    Returns:
+        ``(weight, bias)`` of shapes ``(k, outputs)`` and ``(outputs,)``.
     """
     alpha = check_real("alpha", alpha, above=0.0)
     if features.ndim != 2 or targets.ndim != 2 or features.shape[0] != targets.shape[0]:
