@@ -11,6 +11,7 @@ predictions to float32, so a loss has the same dtype on every backend.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from ember_mlx.backend import get_backend, mx
 from ember_mlx.validation import check_real
@@ -18,12 +19,18 @@ from ember_mlx.validation import check_real
 _EPSILON = 1e-7
 
 
+def _as_array(x: Any) -> mx.array:
+    """``x`` itself if it is an array (no copy: a loss runs every training step), else
+    ``mx.array(x)``."""
+    return x if isinstance(x, mx.array) else mx.array(x)
+
+
 def _as_float(y_true: mx.array, y_pred: mx.array) -> tuple[mx.array, mx.array]:
     """``y_pred`` as floats (float32 for integers) and ``y_true`` in the same dtype."""
-    y_pred = mx.array(y_pred)
+    y_pred = _as_array(y_pred)
     if not mx.issubdtype(y_pred.dtype, mx.floating):
         y_pred = mx.astype(y_pred, mx.float32)
-    return mx.astype(mx.array(y_true), y_pred.dtype), y_pred
+    return mx.astype(_as_array(y_true), y_pred.dtype), y_pred
 
 
 def mse(y_true: mx.array, y_pred: mx.array) -> mx.array:
@@ -92,8 +99,8 @@ def sparse_categorical_crossentropy(
         ValueError: ``y_true`` has the wrong shape, or (eager host arrays) a label outside
             ``[0, C)``.
     """
-    y_pred = mx.array(y_pred)
-    y_true = mx.array(y_true)
+    y_pred = _as_array(y_pred)
+    y_true = _as_array(y_true)
     if not mx.issubdtype(y_true.dtype, mx.integer):
         raise TypeError(f"y_true: expected integer class labels, got dtype {y_true.dtype}")
     classes = y_pred.shape[axis]
