@@ -34,6 +34,7 @@ _SUBPACKAGES = (
     "nn",
     "ops",
     "tensor",
+    "training",
 )
 
 
