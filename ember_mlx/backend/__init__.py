@@ -130,7 +130,9 @@ def set_backend(name: str) -> None:
     module is dropped from the import cache, so the next ``import ember_mlx.<x>`` (or attribute
     access ``ember_mlx.<x>``) builds it over the new backend. Objects made before the switch —
     models, arrays, functions imported with ``from ember_mlx.<x> import f`` — keep the old
-    backend's arrays: re-create them after switching. Nothing is written to disk.
+    backend's arrays: re-create them after switching. An ember_mlx Module class imported before
+    the switch builds the new backend's model when it is called after it. Nothing is written
+    to disk.
 
     Raises:
         BackendError: ``name`` is not a backend, or its package is not installed.

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from ember_mlx.backend import mx, nn, utils
+from ember_mlx.backend import get_backend, mx, nn, utils
 from ember_mlx.checkpoint import CheckpointError, load_arrays, save_arrays
 
 FORMAT = "ember_mlx.module/1"
@@ -108,11 +108,34 @@ def _decode(value: Any) -> Any:
     return value
 
 
-class Module(nn.Module):
+class _ModuleType(type(nn.Module)):
+    """Builds an ember_mlx class over the active backend.
+
+    ``set_backend`` rebuilds ember_mlx's modules, but a class imported before the switch is the
+    old backend's. Called after a switch, such a class builds its counterpart of the active
+    backend instead, so that code written as the seeds write it (import, ``set_backend``, then
+    construct) gets a layer of the backend it asked for. Unpickling and copying make objects
+    without this call, so they keep the backend they were made on.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls._ember_backend != get_backend() and cls.__module__.startswith("ember_mlx."):
+            current: Any = importlib.import_module(cls.__module__)
+            for part in cls.__qualname__.split("."):
+                current = getattr(current, part, None)
+            if isinstance(current, type) and current is not cls:
+                return current(*args, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+class Module(nn.Module, metaclass=_ModuleType):
     """Base class of every ember_mlx layer and model (see the module docstring)."""
+
+    _ember_backend = get_backend()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls._ember_backend = get_backend()
         init = cls.__dict__.get("__init__")
         if init is None:
             return
