@@ -67,6 +67,28 @@ def test_unknown_backend_name_is_a_clear_error():
     assert "unknown backend 'jax'" in result.stderr
 
 
+def test_blank_environment_choice_selects_automatically_and_names_are_trimmed():
+    result = run_python(
+        "import ember_mlx; ember_mlx.set_backend(' numpy '); print(ember_mlx.get_backend())",
+        env={"EMBER_BACKEND": " "},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["numpy"]
+
+
+def test_python_dash_m_runs_the_command():
+    env = {k: v for k, v in os.environ.items() if k != "EMBER_BACKEND"}
+    result = subprocess.run(
+        [sys.executable, "-m", "ember_mlx", "info"],
+        capture_output=True,
+        text=True,
+        env={**env, "EMBER_BACKEND": "numpy"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[2].split() == ["backend", "numpy"]
+
+
 def test_imports_without_mlx_or_torch_and_picks_numpy():
     result = run_python(
         """

@@ -137,6 +137,15 @@ def test_seed_and_step_may_be_arrays():
     np.testing.assert_array_equal(to_numpy(from_ints), to_numpy(from_arrays))
 
 
+def test_numpy_integers_count_as_ints():
+    rbm = as_mx(*make_rbm(2, 5, 3))
+    from_ints = gibbs_chain(*rbm, 2, 7, 6)[1]
+    from_numpy = gibbs_chain(*rbm, np.int64(2), np.int64(7), np.uint32(6))[1]
+    np.testing.assert_array_equal(to_numpy(from_ints), to_numpy(from_numpy))
+    with pytest.raises(ValueError, match="seed must be in"):
+        gibbs_chain(*rbm, 1, np.int64(-1))
+
+
 def test_given_h_prob_is_used_for_the_first_step():
     v, weights, visible_bias, hidden_bias = make_rbm(5, 7, 4)
     rbm = as_mx(v, weights, visible_bias, hidden_bias)

@@ -36,11 +36,11 @@ class BackendError(ImportError):
 
 
 def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or name.lower() not in BACKENDS:
+    if not isinstance(name, str) or name.strip().lower() not in BACKENDS:
         raise BackendError(
             f"backend: unknown backend {name!r}; expected one of {', '.join(BACKENDS)}"
         )
-    return name.lower()
+    return name.strip().lower()
 
 
 def _load(name: str) -> tuple[ModuleType, ModuleType, ModuleType, ModuleType]:
@@ -75,7 +75,8 @@ def _on_apple_silicon() -> bool:
 
 
 def get_available_backends() -> list[str]:
-    """The backends whose packages import in this environment, in preference order."""
+    """The backends whose packages import in this environment (mlx, torch, numpy order; the
+    preference is :func:`auto_select_backend`'s)."""
     return [name for name in BACKENDS if _importable(name)]
 
 
@@ -106,9 +107,9 @@ def _device_name(device: Any) -> str:
 
 
 def _initial_backend() -> str:
-    requested = os.environ.get(ENV_VAR)
-    if requested:
-        name = _check_name(requested.strip())
+    requested = os.environ.get(ENV_VAR, "").strip()
+    if requested:  # unset, empty or blank: choose automatically
+        name = _check_name(requested)
         _load(name)
         return name
     return auto_select_backend()[0]

@@ -4,8 +4,10 @@ Every kernel function in :mod:`ember_mlx.kernels` takes ``use_kernel``:
 
 - ``None`` (default): the Metal kernel when ``mx.metal.is_available()`` and the problem fits the
   kernel's limits, the reference path otherwise. ``EMBER_KERNELS=reference`` in the environment
-  forces the reference path everywhere (handy to bisect a numerical difference on a Mac).
-- ``True``: the Metal kernel, or an error saying why it cannot run.
+  makes ``None`` take the reference path everywhere (handy to bisect a numerical difference on
+  a Mac).
+- ``True``: the Metal kernel, or an error saying why it cannot run (whatever
+  ``EMBER_KERNELS`` says: the argument is the more specific choice).
 - ``False``: the reference path.
 """
 

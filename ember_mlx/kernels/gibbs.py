@@ -57,6 +57,8 @@ import functools
 import math
 from typing import Any
 
+import numpy as np
+
 from ember_mlx.backend import mx
 
 from .dispatch import backend_arrays, read_source, use_metal
@@ -77,16 +79,22 @@ NOISE_BLOCK = 2**17
 the generator's fixed cost of ~150 array ops, few enough (512 KiB) to stay in cache."""
 
 
+def _is_int(value: Any) -> bool:
+    """A Python or numpy integer (not a bool)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _check_int(value: Any, name: str, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not _is_int(value):
         raise TypeError(f"gibbs_chain: {name} must be an int, got {type(value).__name__}")
     if not low <= value < high:
         raise ValueError(f"gibbs_chain: {name} must be in [{low}, {high}), got {value}")
 
 
 def _check_counter(value: Any, name: str, high: int) -> None:
-    """``seed`` and ``step``: a Python int in range, or an integer array of one element."""
-    if isinstance(value, int) and not isinstance(value, bool):
+    """``seed`` and ``step``: an int in range, or an integer array of one element (whose value
+    is not read back: it may be lazy)."""
+    if _is_int(value):
         _check_int(value, name, 0, high)
         return
     if not hasattr(value, "dtype") or not mx.issubdtype(value.dtype, mx.integer):
@@ -135,8 +143,8 @@ def _validate(v, weights, visible_bias, hidden_bias, k, seed, step, h_prob=None)
 
 
 def _as_counter(x: Any) -> Any:
-    if isinstance(x, int):
-        return mx.array(x, dtype=mx.uint32)
+    if _is_int(x):
+        return mx.array(int(x), dtype=mx.uint32)
     return mx.astype(mx.reshape(x, ()), mx.uint32)
 
 
@@ -260,7 +268,7 @@ def gibbs_chain_reference(
     arrays, so advancing ``step`` does not retrace.
     """
     _validate(v, weights, visible_bias, hidden_bias, k, seed, step, h_prob)
-    seed, step = _as_counter(seed), _as_counter(step)
+    k, seed, step = int(k), _as_counter(seed), _as_counter(step)
     per_draw = max(1, NOISE_BLOCK // (v.shape[0] * (v.shape[1] + weights.shape[1])))
     for first in range(0, k, per_draw):
         run = _compiled_reference_steps(min(per_draw, k - first), bool(gaussian_visible))
