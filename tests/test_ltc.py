@@ -467,7 +467,7 @@ def test_bad_call_arguments(rng):
         # A zero step divides the capacitance term by zero (ncps returns NaN).
         (lambda: ltc(x, timespans=0.0), "timespans: must be > 0"),
         (lambda: ltc(x, timespans=np.zeros((2, 4))), "timespans: must be > 0"),
-        (lambda: ltc(x, timespans=np.full((2, 4), np.nan)), "timespans: must be numbers"),
+        (lambda: ltc(x, timespans=np.full((2, 4), np.nan)), "timespans: must be finite numbers"),
         (lambda: ltc.rnn_cell(x[:, 0], ts=0.0), "ts: must be > 0"),
     ]
     for call, match in cases:

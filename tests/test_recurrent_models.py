@@ -119,3 +119,68 @@ def test_models_deep_copy_and_pickle(name, copy_of, rng):
     ts = mx.array(rng.uniform(0.5, 1.5, size=(2, 5)).astype(np.float32))
     copied = copy_of(model)
     np.testing.assert_array_equal(to_numpy(_run(copied, x, ts)), to_numpy(_run(model, x, ts)))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_numpy_inputs_and_states_are_taken_on_every_backend(name, rng):
+    model = MODELS[name]()
+    x = rng.normal(size=(2, 5, 3)).astype(np.float32)
+    if isinstance(model, AutoNCP):
+        expected = model(mx.array(x[:, 0]))
+        np.testing.assert_array_equal(to_numpy(model(x[:, 0])), to_numpy(expected))
+        return
+    expected = model(mx.array(x))
+    given = model(x)
+    np.testing.assert_array_equal(to_numpy(given[0]), to_numpy(expected[0]))
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if n != "AutoNCP"])
+def test_empty_batches_and_bad_timespans_are_named(name):
+    model = MODELS[name]()
+    with pytest.raises(ValueError, match=r"x: expected shape .* with batch, steps >= 1"):
+        model(mx.zeros((0, 4, 3)))
+    if isinstance(model, (LSTM, GRU)):
+        return
+    x = mx.zeros((2, 4, 3))
+    with pytest.raises(TypeError, match="timespans: expected numbers, got bool"):
+        model(x, timespans=True)
+    with pytest.raises(TypeError, match="timespans: expected numbers, got <U1"):
+        model(x, timespans="1")
+    with pytest.raises(ValueError, match="timespans: must be finite numbers"):
+        model(x, timespans=float("inf"))
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if n not in ("LSTM", "GRU", "AutoNCP")])
+def test_cells_name_bad_steps_and_states(name):
+    cell = MODELS[name]().rnn_cell
+    for bad in ([[0.0, 0.0, 0.0]], None, mx.zeros((0, 3))):
+        with pytest.raises(ValueError, match=r"x: expected shape \(batch, 3\) with batch >= 1"):
+            cell(bad)
+    h = mx.zeros((2, cell.state_size))
+    if "memory" not in cell:
+        with pytest.raises(ValueError, match="state"):
+            cell(mx.zeros((2, 3)), (h, h))
+
+
+def test_infinite_inputs_are_an_error_on_the_eager_backends():
+    if get_backend() == "mlx":
+        pytest.skip("a lazy MLX input is not evaluated to look for infinities")
+    x = np.zeros((2, 3, 3), np.float32)
+    x[1, 0, 2] = np.inf
+    with pytest.raises(ValueError, match=r"x: expected finite numbers, got inf .*\(1, 0, 2\)"):
+        LSTM(3, 4)(mx.array(x))
+
+
+def test_mixed_memory_cell_wants_a_pair_of_states():
+    from ember_mlx.nn.rnn import MixedMemoryCell
+
+    cell = MixedMemoryCell(3, 4)
+    with pytest.raises(ValueError, match=r"state: expected a pair \(h, c\)"):
+        cell(mx.zeros((2, 3)), mx.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"state\[1\]: expected shape \(2, 4\)"):
+        cell(mx.zeros((2, 3)), (mx.zeros((2, 4)), mx.zeros((3, 4))))
+
+
+def test_a_wired_cfc_has_no_backbone_activation():
+    with pytest.raises(ValueError, match="activation: a wired CfC"):
+        CfC(3, AutoNCPMap(8, 2), activation="relu")

@@ -101,6 +101,8 @@ class CfC(Module):
                 "backbone_dropout": backbone_dropout,
             }
             given = [name for name, value in backbone.items() if value is not None]
+            if activation != "lecun_tanh":  # the backbone's; ncps ignores it silently
+                given.append("activation")
             if given:
                 raise ValueError(
                     f"{', '.join(given)}: a wired CfC (units is a neuron map) has no backbone"

@@ -26,7 +26,12 @@ from ember_mlx.checkpoint import CheckpointError
 from ember_mlx.nn.module import Module
 from ember_mlx.nn.neuron_maps import NeuronMap
 from ember_mlx.nn.rnn.bptt import differentiable_outputs
-from ember_mlx.nn.rnn.sequence import check_state, in_model_dtype, prepare_step_timespans
+from ember_mlx.nn.rnn.sequence import (
+    check_state,
+    check_step_input,
+    in_model_dtype,
+    prepare_step_timespans,
+)
 
 MAPPINGS = ("affine", "linear", "none")
 
@@ -717,11 +722,7 @@ class LTCCell(Module):
         return arrays
 
     def __call__(self, x: Any, state: Any = None, ts: Any = None) -> Any:
-        shape = tuple(getattr(x, "shape", ()))
-        if len(shape) != 2 or shape[1] != self.input_size:
-            given = shape if hasattr(x, "shape") else type(x).__name__
-            raise ValueError(f"x: expected shape (batch, {self.input_size}), got {given}")
-        batch = shape[0]
+        batch = check_step_input(x, self.input_size)
         x, state = in_model_dtype((x, state), self.dtype)
         if state is None:
             state = mx.zeros((batch, self.units), dtype=x.dtype)

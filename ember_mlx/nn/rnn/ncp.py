@@ -95,8 +95,9 @@ class NCP(Module):
         self._recurrent_mask = mx.array(neuron_map.get_recurrent_mask(), dtype=mx.float32)
 
     def __call__(self, x: Any, state: Any = None, return_state: bool = False) -> Any:
-        if x.ndim != 2:
-            raise ValueError(f"x: expected shape (batch, input_size), got {tuple(x.shape)}")
+        if getattr(x, "ndim", None) != 2:
+            given = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+            raise ValueError(f"x: expected shape (batch, input_size), got {given}")
         if not self.neuron_map.is_built():
             self._build(x.shape[1])
         if x.shape[1] != self.input_size:

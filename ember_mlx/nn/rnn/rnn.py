@@ -152,10 +152,9 @@ class RecurrentCell(Module):
 
     def __call__(self, x: Any, state: State | None = None) -> State:
         owner = type(self).__name__
-        if x.ndim != 2:
-            raise ValueError(
-                f"{owner}: input x must have shape (batch, input_size), got {tuple(x.shape)}"
-            )
+        if getattr(x, "ndim", None) != 2:
+            given = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+            raise ValueError(f"{owner}: input x must have shape (batch, input_size), got {given}")
         check_features(owner, x, self.input_size, "input_size")
         x, state = in_model_dtype((x, state), self.dtype)
         if state is None:

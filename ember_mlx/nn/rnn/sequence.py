@@ -38,19 +38,35 @@ def check_input(x: Any, input_size: int) -> tuple[int, int]:
             A lazy MLX input is not evaluated here, nor is a GPU tensor read back every step.
     """
     shape = tuple(getattr(x, "shape", ()))
-    if len(shape) != 3 or shape[1] < 1 or shape[2] != input_size:
+    if len(shape) != 3 or min(shape[:2], default=0) < 1 or shape[2] != input_size:
         given = shape if hasattr(x, "shape") else type(x).__name__
         raise ValueError(
-            f"x: expected shape (batch, steps, {input_size}) with steps >= 1, got {given}"
+            f"x: expected shape (batch, steps, {input_size}) with batch, steps >= 1, got {given}"
         )
     on_host = get_backend() != "mlx" and mx.default_device() == mx.cpu
     # The sum is finite unless x holds NaN or infinities (or overflows): only then look closer.
-    if on_host and not mx.isfinite(mx.sum(x)).item() and mx.any(mx.isnan(x)).item():
-        first = tuple(int(i) for i in np.argwhere(np.isnan(to_numpy(x)))[0])
+    if on_host and not mx.isfinite(mx.sum(x)).item() and not mx.all(mx.isfinite(x)).item():
+        values = to_numpy(x)
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
         raise ValueError(
-            f"x: expected numbers, got NaN (the first at batch, step, feature {first})"
+            f"x: expected finite numbers, got {values[first]} "
+            f"(the first at batch, step, feature {first})"
         )
     return shape[0], shape[1]
+
+
+def check_step_input(x: Any, input_size: int) -> int:
+    """Check that ``x`` is one step of a batch, ``(batch, input_size)`` with ``batch >= 1``
+    (a cell's input; its values are not read, as a cell runs inside a time loop).
+
+    Returns:
+        ``batch``.
+    """
+    shape = tuple(getattr(x, "shape", ()))
+    if len(shape) != 2 or shape[0] < 1 or shape[1] != input_size:
+        given = shape if hasattr(x, "shape") else type(x).__name__
+        raise ValueError(f"x: expected shape (batch, {input_size}) with batch >= 1, got {given}")
+    return shape[0]
 
 
 def in_model_dtype(x: Any, dtype: Any) -> Any:
@@ -64,9 +80,11 @@ def in_model_dtype(x: Any, dtype: Any) -> Any:
     """
     if isinstance(x, (tuple, list)):
         return type(x)(in_model_dtype(part, dtype) for part in x)
-    if getattr(x, "dtype", dtype) == dtype:
+    if not hasattr(x, "dtype"):
         return x
-    return mx.astype(x, dtype)
+    if not isinstance(x, mx.array):  # a numpy array under torch or mlx
+        x = mx.array(x)
+    return x if x.dtype == dtype else mx.astype(x, dtype)
 
 
 def masked(weight: Any, mask: Any) -> Any:
@@ -91,7 +109,7 @@ def check_state(state: Any, batch: int, units: int, name: str = "state") -> None
 
 def _host_values(timespans: Any) -> np.ndarray | None:
     """The values of ``timespans`` if they are known without evaluating a lazy graph."""
-    if isinstance(timespans, (numbers.Real, np.ndarray, list, tuple)):
+    if isinstance(timespans, (numbers.Real, str, np.ndarray, list, tuple)):
         return np.asarray(timespans)
     if get_backend() == "mlx":
         return None
@@ -157,10 +175,15 @@ def constant_timespan(timespans: Any, positive: bool = False) -> float | None:
 
 
 def _check_values(name: str, values: np.ndarray, positive: bool) -> None:
-    """Raise unless every step length is ``>= 0`` (``> 0`` if ``positive``), NaN included."""
-    if np.isnan(values).any():
-        raise ValueError(f"{name}: must be numbers, got {int(np.isnan(values).sum())} NaN")
-    low = np.min(values) if values.size else 0.0
+    """Raise unless every step length is a finite number ``>= 0`` (``> 0`` if ``positive``)."""
+    if values.dtype.kind not in "iuf":
+        raise TypeError(f"{name}: expected numbers, got {values.dtype} values")
+    if not np.isfinite(values).all():
+        bad = values[~np.isfinite(values)]
+        raise ValueError(f"{name}: must be finite numbers, got {bad.size} NaN or infinite")
+    if not values.size:
+        return
+    low = np.min(values)
     if positive and low <= 0:
         raise ValueError(f"{name}: must be > 0, got a minimum of {low}")
     if low < 0:
@@ -244,6 +267,12 @@ class MixedMemoryCell(Module):
         return mx.tanh(c) * mx.sigmoid(output_gate), c
 
     def __call__(self, x: Any, state: tuple[Any, Any]) -> tuple[Any, Any]:
+        batch = check_step_input(x, self.input_map.weight.shape[1])
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ValueError(f"state: expected a pair (h, c), got {type(state).__name__}")
+        units = self.recurrent_map.weight.shape[1]
+        check_state(state[0], batch, units, "state[0]")
+        check_state(state[1], batch, units, "state[1]")
         return self.step(self.project_input(x), state)
 
 

@@ -24,6 +24,7 @@ from ember_mlx.nn.rnn.cfc_cell import check_mode
 from ember_mlx.nn.rnn.sequence import (
     check_input,
     check_state,
+    check_step_input,
     constant_timespan,
     in_model_dtype,
     masked,
@@ -216,9 +217,7 @@ class StrideAwareCell(Module):
         return h
 
     def __call__(self, x: Any, state: Any = None, ts: Any = None) -> Any:
-        if x.ndim != 2 or x.shape[1] != self.input_size:
-            raise ValueError(f"x: expected shape (batch, {self.input_size}), got {tuple(x.shape)}")
-        batch = x.shape[0]
+        batch = check_step_input(x, self.input_size)
         x, state = in_model_dtype((x, state), self.dtype)
         if state is None:
             state = mx.zeros((batch, self.hidden_size), dtype=x.dtype)

@@ -22,6 +22,7 @@ from ember_mlx.nn.rnn.cfc_cell import (
 from ember_mlx.nn.rnn.sequence import (
     MixedMemoryCell,
     check_state,
+    check_step_input,
     in_model_dtype,
     prepare_step_timespans,
     unstack_steps,
@@ -286,12 +287,15 @@ class WiredCfCCell(Module):
         )
 
     def __call__(self, x: Any, state: Any = None, ts: Any = None) -> Any:
-        if x.ndim != 2 or x.shape[1] != self.input_size:
-            raise ValueError(f"x: expected shape (batch, {self.input_size}), got {tuple(x.shape)}")
-        batch = x.shape[0]
+        batch = check_step_input(x, self.input_size)
         x, state = in_model_dtype((x, state), self.dtype)
-        memory = state[1] if isinstance(state, tuple) else None
-        state = state[0] if isinstance(state, tuple) else state
+        if isinstance(state, tuple):
+            if len(state) != 2 or "memory" not in self:
+                expected = "a pair (h, c)" if "memory" in self else "an array (no mixed memory)"
+                raise ValueError(f"state: expected {expected}, got a tuple of {len(state)}")
+            state, memory = state
+        else:
+            memory = None
         if state is None:
             state = mx.zeros((batch, self.state_size), dtype=x.dtype)
         else:
