@@ -859,3 +859,48 @@ def test_normalize_scales_integer_input_in_float32():
     out = ops.normalize(mx.array([[3, 4]]))
     assert out.dtype == mx.float32
     np.testing.assert_allclose(N(out), [[0.6, 0.8]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        ops.mse,
+        ops.mean_absolute_error,
+        ops.binary_crossentropy,
+        ops.huber_loss,
+        ops.log_cosh_loss,
+        ops.categorical_crossentropy,
+    ],
+)
+def test_losses_refuse_to_broadcast(loss):
+    """(n,) targets against (n, 1) predictions would average all n**2 pairs."""
+    y = np.linspace(0.1, 0.9, 4).astype(np.float32)
+    with pytest.raises(ValueError, match=r"y_pred: expected y_true's shape \(4,\), got \(4, 1\)"):
+        loss(A(y), A(y[:, None]))
+    with pytest.raises(ValueError, match=r"y_pred: expected y_true's shape \(\), got \(4,\)"):
+        loss(A(np.float32(0.5)), A(y))
+
+
+@pytest.mark.parametrize("convert", [np.asarray, lambda x: x.tolist()], ids=["numpy", "list"])
+def test_features_take_numpy_arrays_and_lists(rng, convert):
+    x = rng.normal(size=(6, 3)).astype(np.float32)
+    fit = ops.pca(convert(x))
+    reference = ops.pca(mx.array(x))
+    np.testing.assert_allclose(N(fit["components"]), N(reference["components"]), rtol=1e-6)
+    projected = ops.transform(convert(x), fit["components"], fit["mean"])
+    restored = ops.inverse_transform(N(projected), fit["components"], fit["mean"])
+    np.testing.assert_allclose(N(restored), x, atol=1e-5)
+    scaled, _, _ = ops.standardize(convert(x))
+    np.testing.assert_allclose(N(scaled), N(ops.standardize(mx.array(x))[0]), rtol=1e-6)
+    np.testing.assert_allclose(N(ops.normalize(convert(x))), N(ops.normalize(mx.array(x))))
+
+
+def test_features_name_a_bad_argument():
+    with pytest.raises(TypeError, match="x: expected an array of numbers, got list"):
+        ops.standardize([["a", "b"]])
+
+
+def test_standardize_scales_integer_input_in_float32():
+    scaled, mean, std = ops.standardize(np.array([[1, 2], [3, 5]], np.int64))
+    assert scaled.dtype == mean.dtype == std.dtype == mx.float32
+    np.testing.assert_allclose(N(scaled), [[-1, -1], [1, 1]])

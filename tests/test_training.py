@@ -59,6 +59,13 @@ def test_mse_loss_is_ops_mse(rng):
     np.testing.assert_allclose(to_numpy(MSELoss()(y, y_hat)), ((y_hat - y) ** 2).mean(), rtol=1e-6)
 
 
+def test_mse_loss_refuses_to_broadcast():
+    """An (n,) target against (n, 1) predictions must not average all n**2 pairs."""
+    y = np.arange(4.0, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"y_pred: expected y_true's shape \(4,\), got \(4, 1\)"):
+        MSELoss()(y, y[:, None])
+
+
 @pytest.mark.parametrize("from_logits", [False, True])
 def test_cross_entropy_dispatches_on_the_targets(rng, from_logits):
     logits = rng.normal(size=(8, 4)).astype(np.float32)

@@ -240,6 +240,7 @@ CURVES = [roc_auc, precision_recall_curve, average_precision_score]
             "y_score: expected finite scores, got inf at index 2",
         ),
         ([0, 0.5, 1], [0.1, 0.2, 0.3], r"y_true: expected class labels \(whole numbers\), got 0.5"),
+        ([0, 1], [[0.1], [0.2, 0.3]], "y_score: expected an array of scores, got"),
     ],
 )
 def test_curve_errors(metric, y_true, y_score, message):
@@ -309,6 +310,32 @@ def test_label_errors(metric, y_true, y_pred, message):
         metric(y_true, y_pred)
 
 
+@pytest.mark.parametrize("metric", [classification_metrics, confusion_matrix])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_labels_must_be_finite(metric, bad):
+    with pytest.raises(ValueError, match=f"y_true: expected finite class labels, got {bad}"):
+        metric(np.array([0.0, bad]), np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: roc_auc([0, 1], np.array([0.1, 0.2 + 1j])), r"y_score: .*real numbers.*complex"),
+        (lambda: roc_auc(["a", "b"], [0.1, 0.2]), r"y_true: .*real numbers.*<U1"),
+        (lambda: average_precision_score([0, 1], None), r"y_score: .*real numbers.*NoneType"),
+        (lambda: confusion_matrix([0, 1], ["a", "b"]), r"y_pred: .*real numbers"),
+        (lambda: regression_metrics([1.0, 2.0], [None, 1.0]), r"y_pred: .*real numbers.*object"),
+        (
+            lambda: roc_auc(mx.array([0, 1]), mx.array(np.array([0.1, 0.2 + 1j]))),
+            "y_score: .*real numbers.*complex",
+        ),
+    ],
+)
+def test_non_real_inputs_are_named(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
 def test_confusion_matrix_normalize_must_be_a_bool():
     with pytest.raises(TypeError, match="normalize: expected a bool, got str 'true'"):
         confusion_matrix([0, 1], [0, 1], normalize="true")
@@ -331,6 +358,131 @@ def test_confusion_matrix_normalize_must_be_a_bool():
 def test_regression_errors(y_true, y_pred, message):
     with pytest.raises(ValueError, match=message):
         regression_metrics(y_true, y_pred)
+
+
+# --- dtypes: nothing rounded to float32 -------------------------------------------------------
+# On torch and MLX ``mx.array`` makes numpy float64 float32; these cases failed there when the
+# metrics rounded float64 data (and integer scores and mixed labels) to float32.
+
+CLOSE_SCORES = np.array([1 - 1e-9, 1 - 2e-9, 1 - 3e-9, 0.2])  # distinct in float64 only
+
+
+@pytest.mark.parametrize("convert", [np.asarray, list], ids=["numpy", "list"])
+def test_float64_scores_keep_float64(convert):
+    y_true, y_score = np.array([1, 1, 0, 0]), convert(CLOSE_SCORES)
+    fpr, tpr, thresholds, auc = roc_auc(y_true, y_score)
+    ref_fpr, ref_tpr, ref_thresholds = skm.roc_curve(y_true, y_score)
+    assert auc == skm.roc_auc_score(y_true, y_score) == 1.0
+    assert to_numpy(thresholds).dtype == np.float64
+    np.testing.assert_array_equal(to_numpy(thresholds), ref_thresholds)
+    np.testing.assert_allclose(to_numpy(fpr), ref_fpr, **TOL)
+    np.testing.assert_allclose(to_numpy(tpr), ref_tpr, **TOL)
+    _, _, pr_thresholds = precision_recall_curve(y_true, y_score)
+    np.testing.assert_array_equal(
+        to_numpy(pr_thresholds), skm.precision_recall_curve(y_true, y_score)[2]
+    )
+    assert average_precision_score(y_true, y_score) == skm.average_precision_score(y_true, y_score)
+
+
+def test_float64_backend_array_keeps_float64():
+    y_score = mx.array(CLOSE_SCORES, dtype=mx.float64)
+    assert roc_auc(mx.array([1, 1, 0, 0]), y_score)[3] == 1.0
+
+
+def test_large_integer_scores_do_not_tie():
+    y_true, y_score = np.array([0, 1, 0]), np.array([16777216, 16777217, 16777218])
+    _, _, thresholds, auc = roc_auc(y_true, y_score)
+    assert auc == skm.roc_auc_score(y_true, y_score) == 0.5
+    assert to_numpy(thresholds).dtype == np.float64  # scikit-learn's, for integer scores
+    np.testing.assert_array_equal(to_numpy(thresholds), skm.roc_curve(y_true, y_score)[2])
+    precision, _, pr_thresholds = precision_recall_curve(y_true, y_score)
+    ref_precision, _, ref_thresholds = skm.precision_recall_curve(y_true, y_score)
+    np.testing.assert_allclose(to_numpy(precision), ref_precision, **TOL)
+    np.testing.assert_array_equal(to_numpy(pr_thresholds), ref_thresholds)
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred"),
+    [
+        (np.array([2.0**30, 2.0**30 + 1]), np.array([2.0**30, 2.0**30 + 1])),
+        (np.array([16777217, 1], np.int64), np.array([16777216, 1], np.int32)),
+        (np.array([16777217, 1]), np.array([16777216.0, 1.0])),
+        (np.array([2.0**30, 2.0**30 + 1]), [2**30, 2**30 + 1]),
+    ],
+    ids=["float64", "int64-int32", "int-float64", "float64-list"],
+)
+def test_labels_are_compared_without_rounding(y_true, y_pred):
+    np.testing.assert_array_equal(
+        to_numpy(confusion_matrix(y_true, y_pred)), skm.confusion_matrix(y_true, y_pred)
+    )
+    macro = {"average": "macro", "zero_division": 0}
+    assert classification_metrics(y_true, y_pred) == pytest.approx(
+        {
+            "accuracy": skm.accuracy_score(y_true, y_pred),
+            "precision": skm.precision_score(y_true, y_pred, **macro),
+            "recall": skm.recall_score(y_true, y_pred, **macro),
+            "f1": skm.f1_score(y_true, y_pred, **macro),
+        },
+        rel=1e-12,
+    )
+
+
+def test_counts_beyond_float32_precision():
+    """2**24 + 5 samples: float32 counts would round; the counts are integers."""
+    n = 2**24 + 5
+    y_true = np.zeros(n, np.int8)
+    y_pred = y_true.copy()
+    y_pred[:3] = 1
+    counts = confusion_matrix(y_true, y_pred)
+    assert to_numpy(counts).dtype == np.int32
+    np.testing.assert_array_equal(to_numpy(counts), [[n - 3, 3], [0, 0]])
+    # Class 0: TP = n - 3, n true, n - 3 predicted; class 1: 3 predicted, never true.
+    expected = {
+        "accuracy": (n - 3) / n,
+        "precision": (1 + 0) / 2,
+        "recall": ((n - 3) / n + 0) / 2,
+        "f1": (2 * (n - 3) / (2 * n - 3) + 0) / 2,
+    }
+    assert classification_metrics(y_true, y_pred) == pytest.approx(expected, rel=1e-15)
+
+
+def test_curves_sum_in_float64(rng):
+    """AP and AUC of many distinct scores match scikit-learn to float64 rounding."""
+    y_true, y_score = rng.integers(0, 2, 200_000), rng.random(200_000).astype(np.float32)
+    assert average_precision_score(y_true, y_score) == pytest.approx(
+        skm.average_precision_score(y_true, y_score), rel=1e-12
+    )
+    assert roc_auc(y_true, y_score)[3] == pytest.approx(
+        skm.roc_auc_score(y_true, y_score), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred"),
+    [
+        (np.array([1e-30, 2e-30, 3e-30]), np.array([1e-30, 2e-30, 4e-30])),
+        (np.array([0.1, 0.1, 0.1 + 1e-8]), np.array([0.1 + 1e-9, 0.1, 0.1 + 1e-8])),
+        (np.array([1e30, -1e30, 0.0]), np.array([1e30, 1e30, 0.0])),
+        ([1.0, 2.0, 3.0 + 1e-9], [1.0, 2.0, 3.0]),
+        (np.array([1e8 + 1, 1e8 + 2, 1e8 + 3]), np.array([1e8] * 3, np.float32)),
+        (np.array([2**25, 2**25 + 1, 2**25 + 3]), np.array([2**25, 2**25 + 2, 2**25 + 3])),
+    ],
+    ids=["tiny", "near-constant", "huge", "list", "float64-float32", "int64"],
+)
+def test_regression_metrics_compute_in_the_wider_dtype(y_true, y_pred):
+    mse = skm.mean_squared_error(y_true, y_pred)
+    expected = {
+        "mse": mse,
+        "rmse": np.sqrt(mse),
+        "mae": skm.mean_absolute_error(y_true, y_pred),
+        "r2": skm.r2_score(y_true, y_pred),
+    }
+    assert regression_metrics(y_true, y_pred) == pytest.approx(expected, rel=1e-9)
+
+
+def test_normalize_takes_a_numpy_bool():
+    fractions = confusion_matrix([0, 1, 1], [0, 1, 0], normalize=np.True_)
+    np.testing.assert_allclose(to_numpy(fractions), [[1.0, 0.0], [0.5, 0.5]])
 
 
 # --- the seed's example ---------------------------------------------------------------------

@@ -2,6 +2,10 @@
 
 ``pca`` returns the fitted quantities as a dict that ``transform`` and ``inverse_transform``
 take apart, so a fit can be stored (``ops.save``) and applied later on any backend.
+
+Inputs may be arrays of the backend, numpy arrays or nested lists; the latter two become arrays
+by ``mx.array``, MLX's rule (numpy float64 data becomes float32 on MLX and torch). Integer and
+boolean data are transformed in float32.
 """
 
 from __future__ import annotations
@@ -13,6 +17,18 @@ from ember_mlx.validation import check_count
 
 from .linalg import svd
 from .math import _resolve_axes
+
+
+def _floats(name: str, x: Any) -> mx.array:
+    """``x`` as an array (``mx.array`` for anything else), float32 unless floating."""
+    if not isinstance(x, mx.array):
+        try:
+            x = mx.array(x)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"{name}: expected an array of numbers, got {type(x).__name__}: {error}"
+            ) from None
+    return x if mx.issubdtype(x.dtype, mx.floating) else mx.astype(x, mx.float32)
 
 
 def pca(x: mx.array, n_components: int | None = None, *, center: bool = True) -> dict[str, Any]:
@@ -33,6 +49,7 @@ def pca(x: mx.array, n_components: int | None = None, *, center: bool = True) ->
         ``explained_variance_ratio`` ``(k,)``, ``singular_values`` ``(k,)`` and ``mean``
         ``(n_features,)``.
     """
+    x = _floats("x", x)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"pca: x must be (n_samples >= 2, n_features), got {tuple(x.shape)}")
     n, p = x.shape
@@ -43,7 +60,6 @@ def pca(x: mx.array, n_components: int | None = None, *, center: bool = True) ->
             f"n_components: expected an int in [1, {rank}] (min(n_samples, n_features)), "
             f"got {n_components}"
         )
-    x = mx.astype(x, mx.float32) if not mx.issubdtype(x.dtype, mx.floating) else x
     mean = mx.mean(x, axis=0) if center else mx.zeros((p,), dtype=x.dtype)
     _, s, vt = svd(x - mean, full_matrices=False)
     pivots = mx.argmax(mx.abs(vt), axis=1, keepdims=True)
@@ -74,6 +90,7 @@ def transform(
 ) -> mx.array:
     r"""Project ``x`` on ``components``: :math:`(x - \mu) V`, divided by
     :math:`\sqrt{\text{explained variance}}` per component when ``whiten``."""
+    x = _floats("x", x)
     centered = x if mean is None else x - mean
     projected = centered @ mx.swapaxes(components, 0, 1)
     if whiten:
@@ -93,6 +110,7 @@ def inverse_transform(
 
     Exact when all components are kept; otherwise the best rank-``k`` reconstruction.
     """
+    x = _floats("x", x)
     if whiten:
         x = x * _whitening_scale(explained_variance, x.dtype)
     restored = x @ components
@@ -107,9 +125,12 @@ def standardize(
     :math:`(x - \mu) / \max(\sigma, \epsilon)`, with :math:`\epsilon` the dtype's machine
     epsilon so that constant features map to zero instead of dividing by zero.
 
+    Integer and boolean input is scaled in float32.
+
     Returns:
         ``(scaled, mean, std)``; ``mean``/``std`` are ``None`` when not used.
     """
+    x = _floats("x", x)
     mean = mx.mean(x, axis=axis) if with_mean else None
     std = mx.std(x, axis=axis) if with_std else None
     scaled = x - mx.expand_dims(mean, axis) if with_mean else x
@@ -127,9 +148,8 @@ def normalize(x: mx.array, *, norm: str = "l2", axis: int = 1) -> mx.array:
     Raises:
         ValueError: ``norm`` is unknown or ``axis`` is out of range for ``x``.
     """
+    x = _floats("x", x)
     (axis,) = _resolve_axes("normalize", axis, x.ndim)
-    if not mx.issubdtype(x.dtype, mx.floating):
-        x = mx.astype(x, mx.float32)
     magnitude = mx.abs(x)
     if norm == "l1":
         size = mx.sum(magnitude, axis=axis, keepdims=True)

@@ -5,7 +5,13 @@ logarithms, as Keras does; with ``from_logits=True`` the losses work on logits d
 through numerically stable log-sigmoid/log-softmax forms instead.
 
 Targets (integer, boolean or float) are cast to the dtype of the predictions, and integer
-predictions to float32, so a loss has the same dtype on every backend.
+predictions to float32, so a loss has the same dtype on every backend (the model's dtype, which
+training needs; ``ember_mlx.training.regression_metrics`` computes in the wider dtype instead).
+
+Targets and predictions of the losses comparing them element by element (all but
+``sparse_categorical_crossentropy``, whose labels lack the class axis) must have one shape: a
+ValueError names both shapes rather than broadcast, since ``(n,)`` targets against ``(n, 1)``
+predictions would silently average all :math:`n^2` pairs. Scalar targets are refused too.
 """
 
 from __future__ import annotations
@@ -26,11 +32,20 @@ def _as_array(x: Any) -> mx.array:
 
 
 def _as_float(y_true: mx.array, y_pred: mx.array) -> tuple[mx.array, mx.array]:
-    """``y_pred`` as floats (float32 for integers) and ``y_true`` in the same dtype."""
-    y_pred = _as_array(y_pred)
+    """``y_pred`` as floats (float32 for integers) and ``y_true`` in the same dtype.
+
+    Raises:
+        ValueError: The two shapes differ.
+    """
+    y_true, y_pred = _as_array(y_true), _as_array(y_pred)
+    if tuple(y_true.shape) != tuple(y_pred.shape):
+        raise ValueError(
+            f"y_pred: expected y_true's shape {tuple(y_true.shape)}, got {tuple(y_pred.shape)} "
+            "(y_true and y_pred are not broadcast)"
+        )
     if not mx.issubdtype(y_pred.dtype, mx.floating):
         y_pred = mx.astype(y_pred, mx.float32)
-    return mx.astype(_as_array(y_true), y_pred.dtype), y_pred
+    return mx.astype(y_true, y_pred.dtype), y_pred
 
 
 def mse(y_true: mx.array, y_pred: mx.array) -> mx.array:
