@@ -1292,6 +1292,226 @@ def test_edge_cases_match_mlx(core, call):
     np.testing.assert_array_equal(to_np(got), to_np(expected))
 
 
+# Calls where the mirrors once differed from MLX: reducing no axis (``axis=()`` or ``[]``),
+# ``arange`` and ``full`` past ``int32``, empty ranges, ``roll(axis=...)`` by keyword, ``sign`` of
+# NaN and booleans, and integer division by zero. Each must give MLX's dtype and values.
+MLX_EDGE_VALUES = {
+    "sum[()]": lambda m: m.sum(m.array([[1.0, 2.0]]), axis=()),
+    "sum[[]]": lambda m: m.sum(m.array([[1.0, 2.0]]), axis=[]),
+    "sum[(), keepdims]": lambda m: m.sum(m.array([[1.0, 2.0]]), axis=(), keepdims=True),
+    "sum[(), uint8]": lambda m: m.sum(m.array([[1, 2]], m.uint8), axis=()),
+    "sum[(), bool]": lambda m: m.sum(m.array([[True, False]]), axis=()),
+    "sum[(), empty]": lambda m: m.sum(m.zeros((0, 2)), axis=()),
+    "prod[(), int8]": lambda m: m.prod(m.array([[1, 2]], m.int8), axis=()),
+    "prod[[]]": lambda m: m.prod(m.array([[1.0, 2.0]]), axis=[]),
+    "mean[(), int]": lambda m: m.mean(m.array([[1, 2]]), axis=()),
+    "max[(), uint32]": lambda m: m.max(m.array([[1, 2]], m.uint32), axis=()),
+    "min[[]]": lambda m: m.min(m.array([[1.0, 2.0]]), axis=[]),
+    "max[(), empty]": lambda m: m.max(m.zeros((0, 2)), axis=()),
+    "var[()]": lambda m: m.var(m.array([[1.0, 2.0]]), axis=()),
+    "var[(), ddof=1]": lambda m: m.var(m.array([[1.0, 2.0]]), axis=(), ddof=1),
+    "var[(), ddof=2]": lambda m: m.var(m.array([[1.0, 2.0]]), axis=(), ddof=2),
+    "std[[], inf]": lambda m: m.std(m.array([[1.0, math.inf]]), axis=[]),
+    "all[[], keepdims]": lambda m: m.all(m.array([[1.0, 0.0]]), axis=[], keepdims=True),
+    "any[()]": lambda m: m.any(m.array([[1, 0]], m.uint8), axis=()),
+    "logsumexp[()]": lambda m: m.logsumexp(m.array([[1.0, math.inf, -math.inf]]), axis=()),
+    "logsumexp[(), int]": lambda m: m.logsumexp(m.array([[1, 2]]), axis=(), keepdims=True),
+    "softmax[()]": lambda m: m.softmax(m.array([[1.0, 2.0, math.inf]]), axis=()),
+    "softmax[[]]": lambda m: m.softmax(m.array([[1.0, 2.0]]), axis=[]),
+    "arange[2**31]": lambda m: m.arange(2**31, 2**31 + 2),
+    "arange[-2**31-2]": lambda m: m.arange(-(2**31) - 2, -(2**31)),
+    "arange[stop 2**31]": lambda m: m.arange(2**31 - 2, 2**31),
+    "arange[step 2**30]": lambda m: m.arange(0, 2**31 + 2, 2**30),
+    "arange[step 2**31]": lambda m: m.arange(0, 4, 2**31),
+    "arange[-3]": lambda m: m.arange(-3),
+    "arange[-3.5]": lambda m: m.arange(-3.5),
+    "arange[0, -3]": lambda m: m.arange(0, -3),
+    "arange[0, 3, -1]": lambda m: m.arange(0, 3, -1),
+    "arange[1, 0, 0.25]": lambda m: m.arange(1, 0, 0.25),
+    "arange[-3, float32]": lambda m: m.arange(-3, dtype=m.float32),
+    "arange[3, 3]": lambda m: m.arange(3, 3),
+    "full[2**40]": lambda m: m.full((2,), 2**40),
+    "full[-2**40]": lambda m: m.full((2,), -(2**40)),
+    "full[2**31]": lambda m: m.full((2,), 2**31),
+    "full[2**31 - 1]": lambda m: m.full((2,), 2**31 - 1),
+    "full_like[2**40]": lambda m: m.full_like(m.array([1, 2]), 2**40, m.int64),
+    "roll[axis=]": lambda m: m.roll(m.reshape(m.arange(6), (2, 3)), 1, axis=1),
+    "roll[shift=, axis=]": lambda m: m.roll(m.reshape(m.arange(6), (2, 3)), shift=-1, axis=0),
+    "roll[tuples]": lambda m: m.roll(m.reshape(m.arange(6), (2, 3)), (1, 1), axis=(0, 1)),
+    "sign[nan]": lambda m: m.sign(m.array([math.nan, -2.0, 0.0, 3.0])),
+    "sign[nan, float16]": lambda m: m.sign(m.array([math.nan, -1.0], m.float16)),
+    "sign[bool]": lambda m: m.sign(m.array([True, False])),
+    "abs[bool]": lambda m: m.abs(m.array([True, False])),
+    "remainder[int, 0]": lambda m: m.remainder(m.array([5, -5]), 0),
+    "remainder[0 array]": lambda m: m.remainder(m.array([5, -5, 7]), m.array([0, 3, 0])),
+    "remainder[scalar, 0]": lambda m: m.remainder(5, m.array([0, 2])),
+    "remainder[uint8, 0]": lambda m: m.remainder(m.array([5], m.uint8), 0),
+    "remainder[uint32, 0]": lambda m: m.remainder(
+        m.array([5, 9], m.uint32), m.array([0, 2], m.uint32)
+    ),
+    "remainder[int64, 0]": lambda m: m.remainder(m.array([5, -5], m.int64), 0),
+    "floor_divide[int, 0]": lambda m: m.floor_divide(m.array([5, -5, 0]), 0),
+    "floor_divide[0 array]": lambda m: m.floor_divide(m.array([5, -5, 7]), m.array([0, 2, 0])),
+    "floor_divide[uint8, 0]": lambda m: m.floor_divide(m.array([5], m.uint8), 0),
+    "floor_divide[uint32, 0]": lambda m: m.floor_divide(m.array([5], m.uint32), 0),
+    "floor_divide[int16, 0]": lambda m: m.floor_divide(m.array([5, -7], m.int16), 0),
+    "add[int8, -128]": lambda m: m.add(m.array([1], m.int8), -128),
+    "add[uint8, 255]": lambda m: m.add(m.array([1], m.uint8), 255),
+    "add[int32, 2**31-1]": lambda m: m.add(m.array([1]), 2**31 - 1),
+    "add[uint32, 2**32-1]": lambda m: m.add(m.array([1], m.uint32), 2**32 - 1),
+    "add[int64, 2**62]": lambda m: m.add(m.array([1], m.int64), 2**62),
+    "add[bool, 2**31-1]": lambda m: m.add(m.array([True]), 2**31 - 1),
+    "add[int8, 1000.0]": lambda m: m.add(m.array([1], m.int8), 1000.0),
+    "add[float16, 10**6]": lambda m: m.add(m.array([1.0], m.float16), 10**6),
+    "logical_and[uint8, -2]": lambda m: m.logical_and(m.array([7, 0], m.uint8), -2),
+    "logical_or[-2, int8]": lambda m: m.logical_or(-2, m.array([0], m.int8)),
+    "logical_xor[int8, 1000]": lambda m: m.logical_xor(m.array([0, 1], m.int8), 1000),
+    "where[int8, 3]": lambda m: m.where(m.array([True, False]), 3, m.array([1, 2], m.int8)),
+}
+
+# A Python int out of an integer array's range: MLX raises ``ValueError`` (no wrapping).
+MLX_INT_OVERFLOWS = {
+    "add[int8, 1000]": lambda m: m.add(m.array([1], m.int8), 1000),
+    "add[1000, int8]": lambda m: m.add(1000, m.array([1], m.int8)),
+    "add[int8, -129]": lambda m: m.add(m.array([1], m.int8), -129),
+    "add[uint8, -1]": lambda m: m.add(m.array([1], m.uint8), -1),
+    "add[uint8, 256]": lambda m: m.add(m.array([1], m.uint8), 256),
+    "add[int32, 2**31]": lambda m: m.add(m.array([1]), 2**31),
+    "add[uint16, -1]": lambda m: m.add(m.array([1], m.uint16), -1),
+    "add[uint32, -1]": lambda m: m.add(m.array([1], m.uint32), -1),
+    "subtract[uint32, 2**32]": lambda m: m.subtract(m.array([1], m.uint32), 2**32),
+    "multiply[int16, 40000]": lambda m: m.multiply(m.array([1], m.int16), 40000),
+    "minimum[uint8, -1]": lambda m: m.minimum(m.array([1, 2], m.uint8), -1),
+    "maximum[int8, 1000]": lambda m: m.maximum(m.array([1], m.int8), 1000),
+    "greater[uint8, -1]": lambda m: m.greater(m.array([1], m.uint8), -1),
+    "less[-1, uint8]": lambda m: m.less(-1, m.array([1], m.uint8)),
+    "equal[int8, 1000]": lambda m: m.equal(m.array([1], m.int8), 1000),
+    "divide[uint8, -2]": lambda m: m.divide(m.array([7], m.uint8), -2),
+    "floor_divide[int8, 200]": lambda m: m.floor_divide(m.array([7], m.int8), 200),
+    "remainder[uint8, -2]": lambda m: m.remainder(m.array([7], m.uint8), -2),
+    "arctan2[int8, 1000]": lambda m: m.arctan2(m.array([7], m.int8), 1000),
+    "left_shift[int8, 1000]": lambda m: m.left_shift(m.array([1], m.int8), 1000),
+    "bitwise_and[uint8, -1]": lambda m: m.bitwise_and(m.array([1], m.uint8), -1),
+    "clip[uint8, -1]": lambda m: m.clip(m.array([1], m.uint8), -1, 3),
+    "where[uint8, -1]": lambda m: m.where(m.array([True, False]), m.array([1, 2], m.uint8), -1),
+    "where[-1, uint8]": lambda m: m.where(m.array([True, False]), -1, m.array([1, 2], m.uint8)),
+    "where[300, int8]": lambda m: m.where(m.array([True, False]), 300, m.array([1, 2], m.int8)),
+    "full[-1, uint8]": lambda m: m.full((2,), -1, m.uint8),
+    "array_equal[int8, 1000]": lambda m: m.array_equal(m.array([7], m.int8), 1000),
+}
+
+
+@pytest.mark.mlx_only
+@pytest.mark.parametrize("name", sorted(MLX_EDGE_VALUES))
+def test_reported_edge_cases_match_mlx(core, name):
+    import mlx.core
+
+    call = MLX_EDGE_VALUES[name]
+    expected = call(mlx.core)
+    got = call(core)
+    assert dtype_name(got) == dtype_name(expected)
+    np.testing.assert_array_equal(to_np(got), to_np(expected))
+
+
+@pytest.mark.mlx_only
+@pytest.mark.parametrize("name", sorted(MLX_INT_OVERFLOWS))
+def test_python_ints_out_of_an_integer_dtype_raise_as_in_mlx(core, name):
+    import mlx.core
+
+    call = MLX_INT_OVERFLOWS[name]
+    with pytest.raises(ValueError, match="would result in overflow") as error:
+        call(mlx.core)
+    message = str(error.value)
+    with pytest.raises(ValueError, match="would result in overflow") as error:
+        call(core)
+    assert str(error.value) == message
+
+
+def test_reducing_no_axis_returns_the_input(core):
+    x = core.array([[1, 2]], core.uint8)
+    for reduce in (core.sum, core.prod, core.max, core.min):
+        for axis in ((), []):
+            out = reduce(x, axis=axis)
+            assert dtype_name(out) == "uint8"
+            np.testing.assert_array_equal(to_np(out), [[1, 2]])
+    f = core.array([[1.0, 2.0]])
+    np.testing.assert_array_equal(to_np(core.mean(f, axis=())), [[1.0, 2.0]])
+    np.testing.assert_array_equal(to_np(core.var(f, axis=[])), [[0.0, 0.0]])
+    np.testing.assert_array_equal(to_np(core.std(f, axis=(), ddof=1)), [[np.nan, np.nan]])
+    np.testing.assert_array_equal(to_np(core.logsumexp(f, axis=())), [[1.0, 2.0]])
+    np.testing.assert_array_equal(to_np(core.softmax(f, axis=[])), [[1.0, 1.0]])
+    assert to_np(core.sum(f, axis=None)).shape == ()  # None still reduces every axis
+    out = core.sum(f, axis=())
+    out[0, 0] = 5.0  # a new array, as in MLX
+    assert to_np(f)[0, 0] == 1.0
+
+
+def test_python_ints_that_do_not_fit_an_integer_array_raise(core):
+    for call in (
+        lambda: core.add(core.array([1], core.int8), 1000),
+        lambda: core.greater(core.array([1], core.uint8), -1),
+        lambda: core.where(core.array([True]), core.array([1], core.uint8), -1),
+    ):
+        with pytest.raises(ValueError, match="would result in overflow"):
+            call()
+    assert to_np(core.add(core.array([1], core.int8), 126)).tolist() == [127]
+    assert to_np(core.logical_and(core.array([1], core.uint8), -1)).tolist() == [True]
+
+
+def test_arange_and_full_past_int32_and_empty_ranges(core):
+    big = core.arange(2**31, 2**31 + 2)
+    assert dtype_name(big) == "int64" and to_np(big).tolist() == [2**31, 2**31 + 1]
+    assert dtype_name(core.arange(3)) == "int32"
+    full = core.full((2,), -(2**40))
+    assert dtype_name(full) == "int64" and to_np(full).tolist() == [-(2**40)] * 2
+    assert dtype_name(core.full((2,), 7)) == "int32"
+    for args, dtype in (((-3,), "int32"), ((0, 3, -1), "int32"), ((1, 0, 0.25), "float32")):
+        out = core.arange(*args)
+        assert to_np(out).shape == (0,) and dtype_name(out) == dtype
+    with pytest.raises(ValueError):
+        core.arange(0, 3, 0)
+
+
+def test_roll_takes_shift_and_axis_by_keyword(core):
+    out = core.roll(core.array([[0, 1, 2], [3, 4, 5]]), shift=1, axis=1)
+    np.testing.assert_array_equal(to_np(out), [[2, 0, 1], [5, 3, 4]])
+
+
+def test_sign_square_and_integer_division_by_zero(core):
+    np.testing.assert_array_equal(to_np(core.sign(core.array([np.nan, -2.0]))), [0.0, -1.0])
+    b = core.array([True, False])
+    for op in (core.sign, core.abs):
+        assert dtype_name(op(b)) == "bool" and to_np(op(b)).tolist() == [True, False]
+    np.testing.assert_array_equal(to_np(core.floor_divide(core.array([5, -5]), 0)), [0, 0])
+    np.testing.assert_array_equal(to_np(core.remainder(core.array([5, -5]), 0)), [5, -5])
+    out = core.remainder(core.array([5, 9], core.uint32), core.array([0, 2], core.uint32))
+    assert dtype_name(out) == "uint32" and to_np(out).tolist() == [5, 1]
+
+
+def test_npz_bfloat16_arrays_written_by_mlx_load(core, tmp_path):
+    # MLX writes bfloat16 to .npy/.npz as 2-byte voids (numpy has no bfloat16): torch loads
+    # them as bfloat16, numpy as the float32 values they hold (as for safetensors).
+    bits = np.array([0x3FC0, 0xC040], np.uint16)  # 1.5, -3.0
+    np.savez(tmp_path / "bf16.npz", a=bits.view("V2"), s=bits[:1].reshape(()).view("V2"))
+    np.save(tmp_path / "bf16.npy", bits.view("V2"))
+    loaded = core.load(str(tmp_path / "bf16.npz"))
+    expected = "float32" if core.__name__.split(".")[-2] == "numpy" else "bfloat16"
+    for got, values in (
+        (loaded["a"], [1.5, -3.0]),
+        (loaded["s"], 1.5),
+        (core.load(str(tmp_path / "bf16.npy")), [1.5, -3.0]),
+    ):
+        assert dtype_name(got) == expected
+        np.testing.assert_array_equal(to_np(got), values)
+
+
+@pytest.mark.mlx_only
+def test_npz_bfloat16_arrays_are_shared_with_mlx(core, tmp_path):
+    mlx = pytest.importorskip("mlx.core")
+    mlx.savez(str(tmp_path / "mlx.npz"), a=mlx.array([1.5, -2.25], mlx.bfloat16))
+    np.testing.assert_array_equal(to_np(core.load(str(tmp_path / "mlx.npz"))["a"]), [1.5, -2.25])
+
+
 def test_median_propagates_nan(core):
     out = core.median(core.array([[1.0, float("nan"), 3.0], [1.0, 2.0, 3.0]]), axis=1)
     np.testing.assert_array_equal(to_np(out), [np.nan, 2.0])

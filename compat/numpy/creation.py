@@ -7,15 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import as_array, as_shape, to_array
-from .dtypes import Dtype, bool_, complex64, float32, float64, int32
+from .arrays import _python_int_dtype, as_array, as_shape, to_array
+from .dtypes import Dtype, bool_, complex64, float32, float64, int32, int64
+from .elementwise import check_int
 
 
 def _scalar_dtype(value: Any) -> Dtype:
     if value.__class__ is bool:
         return bool_
     if value.__class__ is int:
-        return int32
+        return _python_int_dtype(value)  # int64 out of int32's range, as MLX
     if value.__class__ is complex:
         return complex64
     return float32
@@ -40,6 +41,8 @@ def full(
 ) -> np.ndarray:
     """An array of ``shape`` filled with ``vals`` (a scalar, or an array broadcast to ``shape``)."""
     if isinstance(vals, (bool, int, float, complex)):
+        if vals.__class__ is int and dtype is not None:
+            check_int(vals, np.dtype(dtype))  # numpy raises OverflowError
         return np.full(as_shape(shape), vals, dtype or _scalar_dtype(vals))
     return np.broadcast_to(to_array(vals, dtype), as_shape(shape)).copy()
 
@@ -111,15 +114,22 @@ def arange(
 ) -> np.ndarray:
     """Values from ``start`` to ``stop`` (excluded) by ``step``; ``arange(stop)`` starts at 0.
 
-    The dtype is ``float32`` if any argument is a float, else ``int32``.
+    The dtype is ``float32`` if any argument is a float, else ``int32`` (``int64`` if one of
+    them is out of ``int32``'s range).
     """
     if stop is None:
         start, stop = 0, start
     if step is None:
         step = 1
     if dtype is None:
-        dtype = float32 if float in (start.__class__, stop.__class__, step.__class__) else int32
-    return np.arange(start, stop, step, dtype)
+        if float in (start.__class__, stop.__class__, step.__class__):
+            dtype = float32
+        else:
+            dtype = int64 if int64 in map(_python_int_dtype, (start, stop, step)) else int32
+    try:
+        return np.arange(start, stop, step, dtype)
+    except ZeroDivisionError as error:
+        raise ValueError("[arange] step must be nonzero.") from error
 
 
 def linspace(

@@ -31,11 +31,29 @@ from .dtypes import bool_, complex64, float32, int32, result_dtype
 
 _PYTHON_SCALARS = (bool, int, float, complex)
 
+# The values a Python int must lie in to combine with an array of each integer dtype: MLX
+# raises beyond them, where numpy would compare (``uint8 < -1``) or select (``where``) the
+# out-of-range value. MLX checks no range for ``int64``/``uint64`` arrays.
+_INT_BOUNDS = {
+    np.dtype(dtype): (np.iinfo(dtype).min, np.iinfo(dtype).max)
+    for dtype in (np.int8, np.int16, np.int32, np.uint8, np.uint16, np.uint32)
+}
+
+
+def check_int(value: int, dtype: np.dtype) -> None:
+    """MLX's ``ValueError`` if the Python int ``value`` does not fit an array of ``dtype``."""
+    bounds = _INT_BOUNDS.get(dtype)
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"Converting {value} to {dtype} would result in overflow.")
+
 
 def _weak(value: bool | int | float | complex, other: np.ndarray) -> np.ndarray:
     """``other`` cast so that numpy's weak typing of the Python scalar ``value`` gives MLX's
     result dtype."""
     kind = other.dtype.kind
+    if value.__class__ is int and kind in "iu":
+        check_int(value, other.dtype)
+        return other
     if value.__class__ is float and kind in "biu":
         return other.astype(float32)
     if value.__class__ is int and kind == "b":
@@ -70,6 +88,12 @@ def _dtype_of(a: Any, b: Any) -> np.dtype:
     return a.dtype if a.__class__ is np.ndarray else b.dtype
 
 
+def _truth_operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """:func:`operands` for the logical ops, which take a Python int as a truth value (MLX
+    checks no range there)."""
+    return operands(bool(a) if a.__class__ is int else a, bool(b) if b.__class__ is int else b)
+
+
 def _real(a: Any, b: Any) -> tuple[Any, Any]:
     """:func:`operands`, then integer and boolean arrays as ``float32``."""
     a, b = operands(a, b)
@@ -80,15 +104,22 @@ def _real(a: Any, b: Any) -> tuple[Any, Any]:
 
 
 def _binary(
-    ufunc: Callable, name: str, doc: str, *, real: bool = False, quiet: bool = False
+    ufunc: Callable,
+    name: str,
+    doc: str,
+    *,
+    real: bool = False,
+    quiet: bool = False,
+    logical: bool = False,
 ) -> Callable:
     """An MLX binary op from a ufunc.
 
     Args:
         real: Compute integer and boolean operands in ``float32`` (``divide``, ``arctan2``).
         quiet: Return IEEE infinities and NaN without numpy's warnings (``1 / 0``).
+        logical: Take Python ints as truth values (``logical_and``, ...).
     """
-    prepare = _real if real else operands
+    prepare = _real if real else _truth_operands if logical else operands
 
     def fn(a: Any, b: Any, stream: Any = None) -> np.ndarray:
         a, b = prepare(a, b)
@@ -129,6 +160,16 @@ def _floor_divide(a: Any, b: Any, out: Any = None) -> np.ndarray:
     return np.floor_divide(a, b, out=...)
 
 
+def _remainder(a: Any, b: Any, out: Any = None) -> np.ndarray:
+    # An integer remainder by 0 is the dividend in MLX; numpy gives 0.
+    result = np.remainder(a, b, out=...)
+    if result.dtype.kind in "iu":
+        zero = np.equal(b, 0)
+        if zero.any():
+            result = np.where(zero, a, result).astype(result.dtype, copy=False)
+    return result
+
+
 add = _binary(np.add, "add", "Elementwise sum :math:`a + b`.")
 subtract = _binary(np.subtract, "subtract", "Elementwise difference :math:`a - b`.")
 multiply = _binary(np.multiply, "multiply", "Elementwise product :math:`a b`.")
@@ -139,7 +180,7 @@ floor_divide = _binary(
     _floor_divide, "floor_divide", r"Elementwise :math:`\lfloor a / b \rfloor`.", quiet=True
 )
 remainder = _binary(
-    np.remainder,
+    _remainder,
     "remainder",
     "Elementwise remainder with the sign of ``b`` (Python's %).",
     quiet=True,
@@ -170,15 +211,33 @@ less = _binary(np.less, "less", "Elementwise :math:`a < b`.")
 less_equal = _binary(np.less_equal, "less_equal", r"Elementwise :math:`a \leq b`.")
 greater = _binary(np.greater, "greater", "Elementwise :math:`a > b`.")
 greater_equal = _binary(np.greater_equal, "greater_equal", r"Elementwise :math:`a \geq b`.")
-logical_and = _binary(np.logical_and, "logical_and", "Elementwise logical and.")
-logical_or = _binary(np.logical_or, "logical_or", "Elementwise logical or.")
-logical_xor = _binary(np.logical_xor, "logical_xor", "Elementwise logical exclusive or.")
+logical_and = _binary(np.logical_and, "logical_and", "Elementwise logical and.", logical=True)
+logical_or = _binary(np.logical_or, "logical_or", "Elementwise logical or.", logical=True)
+logical_xor = _binary(
+    np.logical_xor, "logical_xor", "Elementwise logical exclusive or.", logical=True
+)
 
 
 def _sigmoid(a: np.ndarray, out: Any = None) -> np.ndarray:
     # exp of a non-positive number never overflows; both halves are exact where they apply
     e = np.exp(-np.abs(a))
     return np.divide(np.where(a >= 0, 1, e), 1 + e, out=...)
+
+
+def _sign(a: np.ndarray, out: Any = None) -> np.ndarray:
+    # MLX's sign is the identity on booleans (numpy has no loop) and 0 for NaN (numpy: NaN).
+    kind = a.dtype.kind
+    if kind == "b":
+        return a.copy()
+    result = np.sign(a, out=...)
+    if kind == "f":
+        np.copyto(result, 0, where=np.isnan(result))
+    return result
+
+
+def _square(a: np.ndarray, out: Any = None) -> np.ndarray:
+    # MLX squares booleans to booleans (numpy: int8).
+    return a.copy() if a.dtype.kind == "b" else np.square(a, out=...)
 
 
 def _rsqrt(a: np.ndarray, out: Any = None) -> np.ndarray:
@@ -194,8 +253,8 @@ def _special(function: Callable) -> Callable:
 
 negative = _unary(np.negative, "negative", "Elementwise :math:`-a`.")
 abs = _unary(np.absolute, "abs", "Elementwise absolute value.")  # noqa: A001
-sign = _unary(np.sign, "sign", "Elementwise sign: -1, 0 or 1.")
-square = _unary(np.square, "square", "Elementwise :math:`a^2`.")
+sign = _unary(_sign, "sign", "Elementwise sign: -1, 0 or 1.")
+square = _unary(_square, "square", "Elementwise :math:`a^2`.")
 sqrt = _unary(np.sqrt, "sqrt", r"Elementwise :math:`\sqrt{a}`.", real=True, quiet=True)
 rsqrt = _unary(_rsqrt, "rsqrt", r"Elementwise :math:`1 / \sqrt{a}`.", real=True, quiet=True)
 reciprocal = _unary(
@@ -347,6 +406,7 @@ def allclose(
 
 def array_equal(a: Any, b: Any, equal_nan: bool = False, stream: Any = None) -> np.ndarray:
     """Whether ``a`` and ``b`` have the same shape and values, as a 0-d boolean array."""
+    a, b = operands(a, b)
     a, b = promote(as_array(a), as_array(b))
     nan_aware = equal_nan and a.dtype.kind in "fc"
     return np.array(builtins.bool(np.array_equal(a, b, equal_nan=nan_aware)))

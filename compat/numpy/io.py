@@ -1,8 +1,9 @@
 """Saving and loading arrays, as ``mlx.core``: ``.npy``, ``.npz`` and ``.safetensors``.
 
 Files are the standard formats, so MLX, numpy and torch read what this mirror writes and the
-other way round. numpy has no ``bfloat16``: a ``bfloat16`` tensor in a safetensors file loads
-as ``float32``, which holds every ``bfloat16`` value exactly.
+other way round. numpy has no ``bfloat16``: a ``bfloat16`` tensor in a safetensors file, or
+the 2-byte void array MLX writes for one in ``.npy``/``.npz``, loads as ``float32``, which
+holds every ``bfloat16`` value exactly.
 """
 
 from __future__ import annotations
@@ -59,8 +60,15 @@ def _format(file: _File, format: str | None) -> str:
     return suffix
 
 
+def _from_numpy(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind == "V" and x.dtype.itemsize == 2 and x.dtype.fields is None:
+        # MLX writes bfloat16 to .npy/.npz as raw 2-byte voids
+        return np.asarray(_safetensors.BFloat16(x.view(np.uint16)).to_float32())
+    return x
+
+
 def _from_safetensors(x: np.ndarray | _safetensors.BFloat16) -> np.ndarray:
-    return x.to_float32() if isinstance(x, _safetensors.BFloat16) else x
+    return np.asarray(x.to_float32()) if isinstance(x, _safetensors.BFloat16) else x
 
 
 def load(
@@ -82,10 +90,10 @@ def load(
     if return_metadata and kind != "safetensors":
         raise ValueError(f"load: metadata exists only for safetensors files, not {kind!r}")
     if kind == "npy":
-        return np.load(file)
+        return _from_numpy(np.load(file))
     if kind == "npz":
         with np.load(file) as archive:
-            return {name: archive[name] for name in archive.files}
+            return {name: _from_numpy(archive[name]) for name in archive.files}
     if kind == "safetensors":
         arrays, metadata = _safetensors.load(file)
         arrays = {name: _from_safetensors(x) for name, x in arrays.items()}

@@ -8,8 +8,10 @@ reduction.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -39,16 +41,22 @@ _ACCUMULATE = {
     uint32: uint32,
 }
 
+_SEQUENCES = (tuple, list)
+
 
 def sum(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> np.ndarray:  # noqa: A001
     """Sum over ``axis`` (all axes if ``None``); small integers accumulate in 32 bits."""
     a = as_array(a)
+    if axis.__class__ in _SEQUENCES and not axis:  # no axis reduced: MLX keeps the dtype
+        return a.copy()
     return np.add.reduce(a, as_axes(axis), _ACCUMULATE.get(a.dtype), keepdims=keepdims, out=...)
 
 
 def prod(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> np.ndarray:
     """Product over ``axis`` (all axes if ``None``)."""
     a = as_array(a)
+    if axis.__class__ in _SEQUENCES and not axis:  # no axis reduced: MLX keeps the dtype
+        return a.copy()
     return np.multiply.reduce(
         a, as_axes(axis), _ACCUMULATE.get(a.dtype), keepdims=keepdims, out=...
     )
@@ -72,7 +80,8 @@ def var(
 ) -> np.ndarray:
     r"""Variance :math:`\frac{1}{N - \mathrm{ddof}} \sum (a - \bar a)^2` over ``axis``."""
     a = as_inexact(as_array(a))
-    return np.asarray(np.var(a, as_axes(axis), ddof=ddof, keepdims=keepdims))
+    with _quiet_degrees_of_freedom():
+        return np.asarray(np.var(a, as_axes(axis), ddof=ddof, keepdims=keepdims))
 
 
 def std(
@@ -86,7 +95,16 @@ def std(
 ) -> np.ndarray:
     """Standard deviation, the square root of :func:`var`."""
     a = as_inexact(as_array(a))
-    return np.asarray(np.std(a, as_axes(axis), ddof=ddof, keepdims=keepdims))
+    with _quiet_degrees_of_freedom():
+        return np.asarray(np.std(a, as_axes(axis), ddof=ddof, keepdims=keepdims))
+
+
+@contextlib.contextmanager
+def _quiet_degrees_of_freedom() -> Iterator[None]:
+    """NaN where ``N <= ddof``, as in MLX, which does not warn (numpy does, twice)."""
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Degrees of freedom", RuntimeWarning)
+        yield
 
 
 def max(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> np.ndarray:  # noqa: A001

@@ -173,7 +173,7 @@ def flip(a: Any, /, axis: Axes = None, *, stream: Any = None) -> np.ndarray:
 
 
 def roll(
-    a: Any, shift: int | Sequence[int], axis: Axes = None, /, *, stream: Any = None
+    a: Any, /, shift: int | Sequence[int], axis: Axes = None, *, stream: Any = None
 ) -> np.ndarray:
     """``a`` shifted cyclically by ``shift`` along ``axis`` (of the flattened array if None)."""
     return np.roll(as_array(a), shift, as_axes(axis))

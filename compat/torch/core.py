@@ -24,7 +24,10 @@ Differences from MLX, all forced by torch:
   (``mx.add(a, b)``), which emulate them;
 * a 0-d array combined with an n-d array follows torch's rule (the n-d dtype wins within a
   category) rather than MLX's plain promotion;
-* ``float64`` with ``complex64`` gives torch's ``complex128`` (MLX has only ``complex64``).
+* ``float64`` with ``complex64`` gives torch's ``complex128`` (MLX has only ``complex64``);
+* Python operators on tensors with a Python int (``int8_array + 1000``) wrap as in torch;
+  the functions (``mx.add``) raise MLX's overflow ``ValueError``;
+* ``square`` of a boolean array gives torch's ``int64``, not ``bool``.
 """
 
 # ruff: noqa: F401, F403 - this module re-exports the namespace

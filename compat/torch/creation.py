@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from .arrays import as_shape, as_tensor, to_array
-from .dtypes import Dtype, complex64, float32, float64, int32
+from .arrays import _python_int_dtype, as_shape, as_tensor, to_array
+from .dtypes import Dtype, complex64, float32, float64, int32, int64
+from .elementwise import _check_int
 
 
 def _scalar_dtype(value: Any) -> Dtype:
     if value.__class__ is bool:
         return torch.bool
     if value.__class__ is int:
-        return int32
+        return _python_int_dtype(value)  # int64 out of int32's range, as MLX
     if value.__class__ is complex:
         return complex64
     return float32
@@ -41,6 +43,8 @@ def full(
 ) -> Tensor:
     """An array of ``shape`` filled with ``vals`` (a scalar, or an array broadcast to ``shape``)."""
     if isinstance(vals, (bool, int, float, complex)):
+        if vals.__class__ is int and dtype is not None:
+            _check_int(vals, dtype)  # torch would wrap it
         return torch.full(as_shape(shape), vals, dtype=dtype or _scalar_dtype(vals))
     return torch.broadcast_to(to_array(vals, dtype), as_shape(shape)).contiguous()
 
@@ -116,15 +120,26 @@ def arange(
 ) -> Tensor:
     """Values from ``start`` to ``stop`` (excluded) by ``step``; ``arange(stop)`` starts at 0.
 
-    The dtype is ``float32`` if any argument is a float, else ``int32``.
+    The dtype is ``float32`` if any argument is a float, else ``int32`` (``int64`` if one of
+    them is out of ``int32``'s range).
     """
     if stop is None:
         start, stop = 0, start
     if step is None:
         step = 1
     if dtype is None:
-        dtype = float32 if float in (start.__class__, stop.__class__, step.__class__) else int32
-    return torch.arange(start, stop, step, dtype=dtype)
+        if float in (start.__class__, stop.__class__, step.__class__):
+            dtype = float32
+        else:
+            dtype = int64 if int64 in map(_python_int_dtype, (start, stop, step)) else int32
+    try:
+        return torch.arange(start, stop, step, dtype=dtype)
+    except RuntimeError as error:  # torch refuses an empty range; MLX returns []
+        if not step:
+            raise ValueError("[arange] step must be nonzero.") from error
+        if math.isfinite(start) and math.isfinite(stop) and (stop - start) * step <= 0:
+            return torch.empty(0, dtype=dtype)
+        raise
 
 
 def linspace(

@@ -7,6 +7,12 @@ unsigned dtypes it has few kernels for (``uint16``, ``uint32``, ``uint64``) — 
 path only after torch raises: operands are converted with MLX's rules and unsigned values are
 computed in ``int64`` and cast back, so ``uint32`` arithmetic wraps modulo :math:`2^{32}`
 exactly as in MLX.
+
+A Python int combined with an integer array must fit the array's dtype: ``int8 array + 1000``
+raises MLX's ``ValueError`` where torch would wrap (a cheap range test, run only for an int
+with an integer array). Integer ``floor_divide`` and ``remainder`` by zero give MLX's 0 and the
+dividend where torch's CPU kernels raise (handled after torch raises, so not on CUDA, whose
+kernels do not raise).
 """
 
 from __future__ import annotations
@@ -25,14 +31,43 @@ from .dtypes import (
     complex64,
     float32,
     float64,
+    iinfo,
+    int8,
     int16,
     int32,
     int64,
     uint8,
+    uint16,
+    uint32,
     uint64,
 )
 
 _FALLBACK = (TypeError, RuntimeError)
+
+# The values a Python int must lie in to combine with an array of each integer dtype: MLX
+# raises beyond them where torch would wrap (``int8 + 1000``, ``uint8 < -1``). MLX checks no
+# range for ``int64``/``uint64`` arrays, and a boolean array takes any int as ``int32``.
+_INT_BOUNDS = {
+    dtype: (iinfo(dtype).min, iinfo(dtype).max)
+    for dtype in (int8, int16, int32, uint8, uint16, uint32)
+}
+
+
+def _check_int(value: int, dtype: Dtype) -> None:
+    """MLX's ``ValueError`` if the Python int ``value`` does not fit an array of ``dtype``."""
+    bounds = _INT_BOUNDS.get(dtype)
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        name = str(dtype).removeprefix("torch.")
+        raise ValueError(f"Converting {value} to {name} would result in overflow.")
+
+
+def _int_fast(value: int, dtype: Dtype) -> bool:
+    """Whether ``array op value`` may call torch directly: not for a boolean array (torch types
+    the int ``int64``, MLX ``int32``); an int out of an integer dtype's range raises."""
+    if dtype is torch.bool:
+        return False
+    _check_int(value, dtype)
+    return True
 
 
 def _scalar_like(value: bool | int | float | complex, other: Tensor) -> Tensor:
@@ -40,8 +75,11 @@ def _scalar_like(value: bool | int | float | complex, other: Tensor) -> Tensor:
     dtype = other.dtype
     if value.__class__ is float and not (dtype.is_floating_point or dtype.is_complex):
         dtype = float32
-    elif value.__class__ is int and dtype is torch.bool:
-        dtype = int32
+    elif value.__class__ is int:
+        if dtype is torch.bool:
+            dtype = int32
+        else:
+            _check_int(value, dtype)
     elif value.__class__ is complex:
         dtype = complex64
     return torch.tensor(value, dtype=dtype, device=other.device)
@@ -85,8 +123,27 @@ def _binary_fallback(op: Callable, a: Any, b: Any) -> Tensor:
     return out.to(dtype)
 
 
+def _by_zero(op: Callable, a: Any, b: Any) -> Tensor:
+    """Integer ``floor_divide`` and ``remainder`` by zero, which torch's CPU kernels refuse:
+    MLX gives 0 and the dividend there."""
+    a, b = _operands(a, b)
+    zero = b == 0
+    out = _binary_fallback(op, a, torch.where(zero, 1, widen(b)).to(b.dtype))
+    fill = 0 if op is torch.floor_divide else widen(a)
+    return torch.where(zero, fill, widen(out)).to(out.dtype)
+
+
+# The ops MLX computes for booleans as the identity, where torch refuses them (or, for
+# ``square``, gives int64 without raising, which is left as it is).
+_BOOL_IDENTITY = (torch.abs, torch.sign, torch.square)
+
+
 def _unary_fallback(op: Callable, a: Any) -> Tensor:
     a = as_tensor(a)
+    if a.dtype is torch.bool and op in _BOOL_IDENTITY:
+        return a.clone()
+    if op is torch.sign and a.is_complex():  # MLX's sign of z is z / |z|, torch's sgn
+        return torch.sgn(a)
     if a.dtype not in WIDE_UNSIGNED:
         return op(a)
     out = op(a.to(int64))
@@ -95,18 +152,23 @@ def _unary_fallback(op: Callable, a: Any) -> Tensor:
 
 def _binary(op: Callable, name: str, doc: str) -> Callable:
     def fn(a: Any, b: Any, stream: Any = None) -> Tensor:
-        # torch types bool array op Python int as int64; MLX (and the fallback) as int32. Wide
+        # A Python int is checked against an integer array's range (see _int_fast). Wide
         # unsigned dtypes go straight to the emulation: torch raising first costs ~10 us.
         if (
             a.__class__ is Tensor
             and a.dtype not in WIDE_UNSIGNED
-            and not (b.__class__ is int and a.dtype is torch.bool)
+            and (b.__class__ is not int or a.dtype.is_floating_point or _int_fast(b, a.dtype))
         ):
             try:
                 return op(a, b)
             except _FALLBACK:
                 pass
-        return _binary_fallback(op, a, b)
+        try:
+            return _binary_fallback(op, a, b)
+        except RuntimeError as error:
+            if op in (torch.floor_divide, torch.remainder) and "ZeroDivision" in str(error):
+                return _by_zero(op, a, b)
+            raise
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
@@ -119,6 +181,18 @@ def _unary(op: Callable, name: str, doc: str) -> Callable:
             return op(a)
         except _FALLBACK:
             return _unary_fallback(op, a)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return fn
+
+
+def _logical(op: Callable, name: str, doc: str) -> Callable:
+    """A logical binary op: MLX takes a Python int as a truth value there, whatever its size."""
+    binary = _binary(op, name, doc)
+
+    def fn(a: Any, b: Any, stream: Any = None) -> Tensor:
+        return binary(bool(a) if a.__class__ is int else a, bool(b) if b.__class__ is int else b)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
@@ -167,9 +241,9 @@ less = _binary(torch.lt, "less", "Elementwise :math:`a < b`.")
 less_equal = _binary(torch.le, "less_equal", r"Elementwise :math:`a \leq b`.")
 greater = _binary(torch.gt, "greater", "Elementwise :math:`a > b`.")
 greater_equal = _binary(torch.ge, "greater_equal", r"Elementwise :math:`a \geq b`.")
-logical_and = _binary(torch.logical_and, "logical_and", "Elementwise logical and.")
-logical_or = _binary(torch.logical_or, "logical_or", "Elementwise logical or.")
-logical_xor = _binary(torch.logical_xor, "logical_xor", "Elementwise logical exclusive or.")
+logical_and = _logical(torch.logical_and, "logical_and", "Elementwise logical and.")
+logical_or = _logical(torch.logical_or, "logical_or", "Elementwise logical or.")
+logical_xor = _logical(torch.logical_xor, "logical_xor", "Elementwise logical exclusive or.")
 
 negative = _unary(torch.neg, "negative", "Elementwise :math:`-a`.")
 abs = _unary(torch.abs, "abs", "Elementwise absolute value.")
@@ -269,6 +343,11 @@ def where(condition: Any, x: Any, y: Any, /, *, stream: Any = None) -> Tensor:
     if condition.__class__ is not Tensor or condition.dtype is not torch.bool:
         condition = as_tensor(condition).to(torch.bool)
     if x.__class__ is Tensor or y.__class__ is Tensor:
+        # torch would wrap a Python int that does not fit the other operand's integer dtype.
+        if y.__class__ is int and x.__class__ is Tensor and x.dtype in _INT_BOUNDS:
+            _check_int(y, x.dtype)
+        elif x.__class__ is int and y.__class__ is Tensor and y.dtype in _INT_BOUNDS:
+            _check_int(x, y.dtype)
         try:
             return torch.where(condition, x, y)
         except _FALLBACK:

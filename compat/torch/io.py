@@ -3,7 +3,8 @@
 Files are the standard formats, so MLX, numpy and torch's ``safetensors`` read what this mirror
 writes and the other way round. Arrays are copied to the host to be written and loaded onto
 torch's default device. numpy has no ``bfloat16``, so ``bfloat16`` arrays go through their raw
-16-bit patterns for safetensors and cannot be stored in ``.npy``/``.npz``.
+16-bit patterns for safetensors and cannot be stored in ``.npy``/``.npz``; the 2-byte void
+arrays MLX writes there for ``bfloat16`` load as ``bfloat16``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def _host(x: Any, what: str) -> np.ndarray:
 
 
 def _device(x: np.ndarray) -> Tensor:
+    if x.dtype.kind == "V" and x.dtype.itemsize == 2 and x.dtype.fields is None:
+        # MLX writes bfloat16 to .npy/.npz as raw 2-byte voids (numpy has no bfloat16)
+        return torch.tensor(x.view(np.uint16)).view(bfloat16)
     return torch.tensor(x)
 
 

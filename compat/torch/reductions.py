@@ -3,6 +3,7 @@
 MLX sums small integers in 32 bits (torch would use ``int64``), averages integers in
 ``float32`` and returns the ``k`` largest values of ``topk`` in ascending order. Index results
 (``argmax``, ``argsort``) are ``int64``, torch's index dtype, where MLX gives ``uint32``.
+``axis=()`` (or ``[]``) reduces no axis, as in MLX (torch's ``dim=()`` means every axis).
 """
 
 from __future__ import annotations
@@ -48,10 +49,17 @@ def _keep_all(out: Tensor, ndim: int, keepdims: bool) -> Tensor:
     return out.reshape((1,) * ndim) if keepdims else out
 
 
+# ``axis=()`` or ``axis=[]`` reduces no axis in MLX but every axis in torch (``dim=()``), so each
+# reduction tests ``axis.__class__ in _SEQUENCES and not axis`` (cheap for an int or ``None``).
+_SEQUENCES = (tuple, list)
+
+
 def sum(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (all axes if ``None``); small integers accumulate in 32 bits."""
     if a.__class__ is not Tensor:
         a = to_array(a)
+    if axis.__class__ in _SEQUENCES and not axis:
+        return a.clone()
     acc = _ACCUMULATE.get(a.dtype)
     if acc is None:
         return torch.sum(a, dim=axis, keepdim=keepdims)
@@ -62,6 +70,8 @@ def sum(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = N
 def prod(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> Tensor:
     """Product over ``axis`` (all axes if ``None``)."""
     a = as_tensor(a)
+    if axis.__class__ in _SEQUENCES and not axis:
+        return a.clone()
     acc = _ACCUMULATE.get(a.dtype, (a.dtype, a.dtype))
     if axis is None:
         out = _keep_all(torch.prod(a, dtype=acc[0]), a.ndim, keepdims)
@@ -80,6 +90,8 @@ def mean(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = 
     """Arithmetic mean over ``axis``; integer input gives ``float32``."""
     if a.__class__ is not Tensor:
         a = to_array(a)
+    if axis.__class__ in _SEQUENCES and not axis:
+        return as_inexact(a).clone()
     return torch.mean(as_inexact(a), dim=axis, keepdim=keepdims)
 
 
@@ -93,6 +105,8 @@ def var(
     stream: Any = None,
 ) -> Tensor:
     r"""Variance :math:`\frac{1}{N - \mathrm{ddof}} \sum (a - \bar a)^2` over ``axis``."""
+    if axis.__class__ in _SEQUENCES and not axis:
+        return _unreduced_var(as_inexact(as_tensor(a)), ddof)
     return torch.var(as_inexact(as_tensor(a)), dim=axis, correction=ddof, keepdim=keepdims)
 
 
@@ -106,7 +120,14 @@ def std(
     stream: Any = None,
 ) -> Tensor:
     """Standard deviation, the square root of :func:`var`."""
+    if axis.__class__ in _SEQUENCES and not axis:
+        return torch.sqrt(_unreduced_var(as_inexact(as_tensor(a)), ddof))
     return torch.std(as_inexact(as_tensor(a)), dim=axis, correction=ddof, keepdim=keepdims)
+
+
+def _unreduced_var(a: Tensor, ddof: int) -> Tensor:
+    """The variance of each element alone (``N = 1``): 0, or NaN where ``N - ddof <= 0``."""
+    return torch.square(a - a) / (1 - ddof if ddof < 1 else 0)
 
 
 def _raise_if_empty(name: str, a: Tensor, error: Exception) -> None:
@@ -118,6 +139,8 @@ def _raise_if_empty(name: str, a: Tensor, error: Exception) -> None:
 def max(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> Tensor:  # noqa: A001
     """Maximum over ``axis`` (all axes if ``None``)."""
     a = as_tensor(a)
+    if axis.__class__ in _SEQUENCES and not axis:
+        return a.clone()
     try:
         out = torch.amax(widen(a), dim=() if axis is None else axis, keepdim=keepdims)
     except (RuntimeError, IndexError) as error:
@@ -129,6 +152,8 @@ def max(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = N
 def min(a: Any, /, axis: Axes = None, keepdims: bool = False, *, stream: Any = None) -> Tensor:  # noqa: A001
     """Minimum over ``axis`` (all axes if ``None``)."""
     a = as_tensor(a)
+    if axis.__class__ in _SEQUENCES and not axis:
+        return a.clone()
     try:
         out = torch.amin(widen(a), dim=() if axis is None else axis, keepdim=keepdims)
     except (RuntimeError, IndexError) as error:
@@ -188,6 +213,8 @@ def logsumexp(
 ) -> Tensor:
     r""":math:`\log \sum e^{a}` over ``axis``, computed stably."""
     a = as_inexact(as_tensor(a))
+    if axis.__class__ in _SEQUENCES and not axis:
+        return a.clone()
     return torch.logsumexp(a, dim=normalize_axes(axis, a.ndim), keepdim=keepdims)
 
 
@@ -196,6 +223,8 @@ def softmax(a: Any, /, axis: Axes = None, *, precise: bool = False, stream: Any 
     a = as_inexact(as_tensor(a))
     if isinstance(axis, int):
         return torch.softmax(a, axis)
+    if axis.__class__ in _SEQUENCES and not axis:  # each element alone: 1 (NaN for inf, NaN)
+        return torch.exp(a - a)
     return torch.exp(a - torch.logsumexp(a, dim=normalize_axes(axis, a.ndim), keepdim=True))
 
 

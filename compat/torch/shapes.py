@@ -223,7 +223,7 @@ def flip(a: Any, /, axis: Axes = None, *, stream: Any = None) -> Tensor:
     return torch.flip(a, normalize_axes(axis, a.ndim))
 
 
-def roll(a: Any, shift: int | Sequence[int], axis: Axes = None, /, *, stream: Any = None) -> Tensor:
+def roll(a: Any, /, shift: int | Sequence[int], axis: Axes = None, *, stream: Any = None) -> Tensor:
     """``a`` shifted cyclically by ``shift`` along ``axis`` (of the flattened array if None)."""
     return torch.roll(as_tensor(a), shift, axis)
 
