@@ -204,12 +204,7 @@ def value_and_grad(
             )
             skeletons.append(skeleton)
             flat.extend(leaves)
-        transforms[0] += 1
-        try:
-            with torch.enable_grad():
-                value = fun(*args, **kwargs)
-        finally:
-            transforms[0] -= 1
+        value = _traced(fun, *args, **kwargs)
         loss = value[0] if isinstance(value, (tuple, list)) else value
         if not isinstance(loss, Tensor) or loss.ndim != 0:
             shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
@@ -245,6 +240,17 @@ def grad(
     return grad_fn
 
 
+def _traced(fun: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fun(*args, **kwargs)`` recorded by autograd, counted as a running transformation
+    (``transforms``: inside one, ``mx.array`` keeps its input's graph)."""
+    transforms[0] += 1
+    try:
+        with torch.enable_grad():
+            return fun(*args, **kwargs)
+    finally:
+        transforms[0] -= 1
+
+
 def _outputs_list(out: Any) -> list[Tensor]:
     return list(out) if isinstance(out, (list, tuple)) else [out]
 
@@ -259,12 +265,7 @@ def vjp(
     """
     nested = transforms[0] > 0
     primals, leaves, _ = _track(list(primals), "vjp: primals", nested)
-    transforms[0] += 1
-    try:
-        with torch.enable_grad():
-            outputs = _outputs_list(fun(*primals))
-    finally:
-        transforms[0] -= 1
+    outputs = _outputs_list(_traced(fun, *primals))
     cotangents = list(cotangents)
     if len(cotangents) != len(outputs):
         raise ValueError(
@@ -292,12 +293,7 @@ def jvp(
         tuple(list(array), list(array)): ``fun``'s outputs and one product per output.
     """
     primals, leaves, _ = _track(list(primals), "jvp: primals", True)
-    transforms[0] += 1
-    try:
-        with torch.enable_grad():
-            outputs = _outputs_list(fun(*primals))
-    finally:
-        transforms[0] -= 1
+    outputs = _outputs_list(_traced(fun, *primals))
     with torch.enable_grad():
         probes = [torch.zeros_like(out).requires_grad_() for out in outputs]
         pullback = _gradients(outputs, leaves, probes, True)
