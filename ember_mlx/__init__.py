@@ -35,6 +35,7 @@ _SUBPACKAGES = (
     "ops",
     "tensor",
     "training",
+    "visualization",
 )
 
 

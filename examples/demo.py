@@ -27,6 +27,7 @@ from ember_mlx.models import RBM, LiquidStateMachine, RBMAnomalyDetector
 from ember_mlx.nn import CfC
 from ember_mlx.nn.neuron_maps import AutoNCPMap
 from ember_mlx.training import roc_auc
+from ember_mlx.visualization import RBMVisualizer
 
 
 def nrmse(predicted: mx.array, target: mx.array) -> float:
@@ -121,32 +122,15 @@ def rbm_digits(epochs: int, out: Path) -> None:
         f"flagged {flagged[~normal].mean():.0%} of the others and {flagged[normal].mean():.0%} "
         "of the 3s"
     )
-    path = out / "rbm_digits.png"
-    plot_rbm(to_numpy(rbm.weights), to_numpy(rbm.generate(32, k=200)), path)
-    print(f"filters and generated samples written to {path}")
-
-
-def plot_rbm(weights: np.ndarray, samples: np.ndarray, path: Path) -> None:
-    """Hidden units' filters (columns of the weights) and generated samples as 8x8 images."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(8, 12, figsize=(12, 8))
-    for index, axis in enumerate(axes.flat):
-        row, column = divmod(index, 12)
-        if column < 8:
-            image = weights[:, row * 8 + column].reshape(8, 8)
-            limit = np.abs(image).max()
-            axis.imshow(image, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        else:
-            axis.imshow(samples[row * 4 + column - 8].reshape(8, 8), cmap="gray_r")
-        axis.set_axis_off()
-    figure.suptitle("RBM on digits: 64 filters (left), 32 generated samples (right)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    visualizer = RBMVisualizer(out, dpi=80, figsize=(12, 8))
+    visualizer.plot_filters_and_samples(
+        rbm,
+        rbm.generate(32, k=200),
+        (8, 8),
+        title="RBM on digits: filters (left), generated samples (right)",
+        filename="rbm_digits.png",
+    )
+    print(f"filters and generated samples written to {out / 'rbm_digits.png'}")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 the README's model example runs as printed."""
 
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,9 @@ def test_demo_trains_every_model_and_writes_the_figure(tmp_path):
         assert any(line.startswith(start) for line in lines), (start, result.stdout)
     png = tmp_path / "rbm_digits.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # 12 x 8 inches at 80 dpi (RBMVisualizer.plot_filters_and_samples; its panels are tested in
+    # test_visualization.py): the width and height in the PNG header.
+    assert struct.unpack(">II", png.read_bytes()[16:24]) == (960, 640)
 
 
 def test_readme_models_example_runs():
