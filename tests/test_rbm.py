@@ -14,6 +14,7 @@ from ember_mlx.backend import mx, to_numpy
 from ember_mlx.checkpoint import CheckpointError, load_arrays, save_arrays
 from ember_mlx.kernels import gibbs_chain
 from ember_mlx.kernels.gibbs import gibbs_sweep
+from ember_mlx.models import RBMAnomalyDetector
 from ember_mlx.models.rbm import (
     RBM,
     RBMModule,
@@ -441,6 +442,18 @@ def test_learning_rate_set_after_construction_trains_and_is_saved(tmp_path):
     with pytest.raises(ValueError, match="learning_rate: expected a float >= 0.0, got -1"):
         changed.learning_rate = -1.0
     assert changed.learning_rate == 0.2
+
+
+def test_training_settings_changed_after_construction_are_saved(tmp_path):
+    rbm = RBM(8, 5, seed=2)
+    rbm.k, rbm.momentum, rbm.weight_decay = 3, 0.9, 0.0
+    rbm.save(tmp_path / "rbm.safetensors")
+    loaded = RBM.load(tmp_path / "rbm.safetensors")
+    assert (loaded.k, loaded.momentum, loaded.weight_decay) == (3, 0.9, 0.0)
+    detector = RBMAnomalyDetector(8, 5, seed=2)
+    detector.rbm.k = 2
+    detector.save(tmp_path / "detector.safetensors")
+    assert RBMAnomalyDetector.load(tmp_path / "detector.safetensors").rbm.k == 2
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])

@@ -23,7 +23,7 @@ from ember_mlx.ops.stats import percentile as percentile_of
 from ember_mlx.validation import check_fraction, check_real
 
 from .energy_model import Float32Module
-from .rbm import RBM
+from .rbm import RBM, TRAINING_SETTINGS
 
 METHODS = ("reconstruction", "free_energy")
 
@@ -82,8 +82,10 @@ class RBMAnomalyDetector(Float32Module):
         self.freeze(recurse=False, keys=["threshold"])
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments, with the RBM's current ``learning_rate``."""
-        return {**super().get_config(), "learning_rate": self.rbm.learning_rate}
+        """The constructor arguments, with the RBM's current training settings (see
+        :meth:`RBM.get_config <ember_mlx.models.rbm.RBM.get_config>`)."""
+        rbm = self.rbm.get_config()
+        return {**super().get_config(), **{name: rbm[name] for name in TRAINING_SETTINGS}}
 
     def _extra_repr(self) -> str:
         return f"method={self.method!r}, percentile={self.percentile}"

@@ -42,6 +42,8 @@ from .energy_model import Float32Module, check_samples
 from .training import train_rbm
 
 VISIBLE_TYPES = ("binary", "gaussian")
+# What may change between calls to train() and is saved as it stands (get_config).
+TRAINING_SETTINGS = ("learning_rate", "k", "momentum", "weight_decay")
 
 # Elements of the (samples, units, hidden) block that the exact pseudo-likelihood builds at once.
 _PSEUDO_LIKELIHOOD_BLOCK = 2**22
@@ -139,8 +141,11 @@ class RBM(Float32Module):
         self._learning_rate = check_real("learning_rate", value, at_least=0.0)
 
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments, with the current :attr:`learning_rate`."""
-        return {**super().get_config(), "learning_rate": self.learning_rate}
+        """The constructor arguments, with the current values of the training settings that
+        may change between calls to :meth:`train` (``learning_rate``, ``k``, ``momentum``,
+        ``weight_decay``), so that a saved model resumes with them."""
+        current = {name: getattr(self, name) for name in TRAINING_SETTINGS}
+        return {**super().get_config(), **current}
 
     @property
     def gaussian(self) -> bool:
