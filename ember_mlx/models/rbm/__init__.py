@@ -7,8 +7,9 @@
 - :func:`transform_in_chunks`, :func:`save_rbm`, :func:`load_rbm`: the seeds' functional names.
 - :class:`RBMAnomalyDetector`: scores samples by reconstruction error or free energy and flags
   those above a threshold.
-- :mod:`.energy_model`: what the RBM, the detector and the RKM share (float32 only, data and
-  bool checks, the progress bar, the divergence check).
+
+What the RBM, the detector and the RKM share (float32 only, data checks, the progress bar, the
+divergence check) is in :mod:`ember_mlx.models.energy_based`.
 """
 
 from .detector import RBMAnomalyDetector

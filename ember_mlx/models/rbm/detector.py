@@ -19,10 +19,10 @@ import math
 from typing import Any
 
 from ember_mlx.backend import mx
+from ember_mlx.models.energy_based import Float32Module
 from ember_mlx.ops.stats import percentile as percentile_of
 from ember_mlx.validation import check_fraction, check_real
 
-from .energy_model import Float32Module
 from .rbm import RBM, TRAINING_SETTINGS
 
 METHODS = ("reconstruction", "free_energy")

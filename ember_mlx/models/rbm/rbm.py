@@ -35,10 +35,10 @@ from typing import Any
 
 from ember_mlx.backend import mx, nn
 from ember_mlx.kernels import gibbs_chain
+from ember_mlx.models.energy_based import Float32Module, check_samples
 from ember_mlx.validation import check_bool, check_count, check_fraction, check_real, check_seed
 
 from . import conditionals
-from .energy_model import Float32Module, check_samples
 from .training import train_rbm
 
 VISIBLE_TYPES = ("binary", "gaussian")

@@ -37,10 +37,10 @@ from ember_mlx.backend import mx
 from ember_mlx.kernels.dispatch import use_metal
 from ember_mlx.kernels.gibbs import counter_noise, gibbs_chain, gibbs_sweep, kernel_limits
 from ember_mlx.kernels.rng import uniform
+from ember_mlx.models.energy_based import check_finite, progress_bar
 from ember_mlx.validation import check_bool, check_count
 
 from .conditionals import hidden_probabilities
-from .energy_model import check_finite, progress_bar
 
 if TYPE_CHECKING:
     from .rbm import RBM

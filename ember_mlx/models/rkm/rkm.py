@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ember_mlx.backend import mx, optim
-from ember_mlx.models.rbm.energy_model import Float32Module, check_samples
+from ember_mlx.models.energy_based import Float32Module, check_samples
 from ember_mlx.validation import check_bool, check_count, check_real, check_seed
 
 from .circuit import ResistorLayer

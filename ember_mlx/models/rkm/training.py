@@ -38,7 +38,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ember_mlx.backend import mx
-from ember_mlx.models.rbm.energy_model import check_finite, progress_bar
+from ember_mlx.models.energy_based import check_finite, progress_bar
 from ember_mlx.validation import check_bool, check_count
 
 from .sampling import Noise, random_states
