@@ -132,6 +132,25 @@ def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
 
 
+def test_classes_show_their_constructors_signature():
+    import inspect
+
+    from ember_mlx.nn import CfC
+
+    assert list(inspect.signature(TwoLayer).parameters) == ["sizes", "activation", "scale"]
+    assert list(inspect.signature(CfC).parameters)[:2] == ["input_size", "units"]
+
+
+def test_to_numpy_returns_a_copy():
+    from ember_mlx.backend import to_numpy
+
+    model = TwoLayer([3, 4, 2])
+    host = to_numpy(model.layers[0].weight)
+    before = host.copy()
+    host[...] = 123.0
+    np.testing.assert_array_equal(to_numpy(model.layers[0].weight), before)
+
+
 def test_saved_files_get_the_permissions_open_gives(tmp_path):
     old = os.umask(0o022)
     try:

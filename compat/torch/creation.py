@@ -134,6 +134,8 @@ def arange(
             dtype = int64 if int64 in map(_python_int_dtype, (start, stop, step)) else int32
     try:
         return torch.arange(start, stop, step, dtype=dtype)
+    except NotImplementedError:  # no arange kernel for uint16/uint32/uint64 on the CPU
+        return torch.arange(start, stop, step, dtype=int64).to(dtype)
     except RuntimeError as error:  # torch refuses an empty range; MLX returns []
         if not step:
             raise ValueError("[arange] step must be nonzero.") from error

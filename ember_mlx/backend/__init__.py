@@ -206,22 +206,25 @@ def memory_info() -> dict[str, Any]:
 
 
 def to_numpy(x: Any) -> Any:
-    """A host ``numpy.ndarray`` copy of an array of any backend (torch tensors may be on CUDA).
+    """A host ``numpy.ndarray`` copy of an array of any backend (torch tensors may be on CUDA):
+    writing to it never changes ``x``.
 
     numpy has no bfloat16: a bfloat16 array comes back as float32, which holds each of its
     values exactly.
     """
     import numpy as np
 
+    # Copies: np.asarray would share the memory of a CPU tensor or of an array.
     if hasattr(x, "detach"):
         x = x.detach().cpu()
         if str(x.dtype) == "torch.bfloat16":
             x = x.float()
-    elif str(getattr(x, "dtype", "")) == "mlx.core.bfloat16":
+        return x.numpy().copy()
+    if str(getattr(x, "dtype", "")) == "mlx.core.bfloat16":
         import mlx.core
 
         x = x.astype(mlx.core.float32)
-    return np.asarray(x)
+    return np.array(x, copy=True)
 
 
 def synchronize() -> None:

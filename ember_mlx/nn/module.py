@@ -139,6 +139,10 @@ class Module(nn.Module, metaclass=_ModuleType):
         init = cls.__dict__.get("__init__")
         if init is None:
             return
+        signature = inspect.signature(init)
+        # What help() and inspect.signature show for the class: _ModuleType.__call__ would
+        # hide the constructor's parameters behind (*args, **kwargs).
+        cls.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
 
         @functools.wraps(init)
         def recording_init(self: Module, *args: Any, **kw: Any) -> None:
@@ -146,13 +150,13 @@ class Module(nn.Module, metaclass=_ModuleType):
             # super().__init__ must not overwrite them.
             if "_config" not in self.__dict__:
                 try:
-                    bound = inspect.signature(init).bind(self, *args, **kw)
+                    bound = signature.bind(self, *args, **kw)
                 except TypeError as err:  # name the class: bind's message does not
                     raise TypeError(f"{type(self).__name__}: {err}") from None
                 bound.apply_defaults()
                 arguments = dict(bound.arguments)
                 arguments.pop(next(iter(arguments)))
-                for name, param in inspect.signature(init).parameters.items():
+                for name, param in signature.parameters.items():
                     if param.kind is param.VAR_KEYWORD:
                         arguments.update(arguments.pop(name, {}))
                     elif param.kind is param.VAR_POSITIONAL:

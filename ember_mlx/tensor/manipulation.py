@@ -65,11 +65,16 @@ def pad(
     return mx.pad(x, paddings, mode=mode, constant_values=constant_values)
 
 
-def _check_indices(name: str, indices: mx.array, bounds: Sequence[int]) -> None:
-    """Raise IndexError when an index falls outside ``[0, bound)`` (one host sync)."""
+def _check_indices(
+    name: str, indices: mx.array, bounds: Sequence[int], negative: bool = False
+) -> None:
+    """Raise IndexError when an index falls outside ``[0, bound)`` of its axis (one host sync);
+    with ``negative``, the caller has counted negative indices from the end, and the message
+    gives the range ``[-bound, bound)`` the caller accepts."""
     limits = mx.array(list(bounds), dtype=indices.dtype)
     if mx.any(mx.logical_or(indices < 0, indices >= limits)).item():
-        raise IndexError(f"{name}: indices must lie in [0, {tuple(bounds)}) per axis")
+        ranges = ", ".join(f"[{-n if negative else 0}, {n})" for n in bounds)
+        raise IndexError(f"{name}: indices must lie in {ranges} (per axis), got one outside")
 
 
 def gather(x: mx.array, indices: Any, axis: int = 0) -> mx.array:
@@ -80,7 +85,7 @@ def gather(x: mx.array, indices: Any, axis: int = 0) -> mx.array:
     """
     indices = mx.array(indices)
     n = x.shape[axis]
-    _check_indices("gather", mx.where(indices < 0, indices + n, indices), [n])
+    _check_indices("gather", mx.where(indices < 0, indices + n, indices), [n], negative=True)
     return mx.take(x, indices, axis=axis)
 
 
