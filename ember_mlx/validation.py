@@ -10,6 +10,19 @@ from typing import Any
 import numpy as np
 
 
+def values_known(x: Any) -> bool:
+    """Whether the values of ``x`` can be read without evaluating a lazy graph: ``x`` is not an
+    MLX array (a list, a numpy array), or the backend is eager (torch, numpy) with arrays on
+    the host. Value checks (NaN, ranges) run only then, or where the caller evaluates anyway
+    (training entry points): a forward pass must stay lazy, and compile and vmap forbid
+    evaluation."""
+    from ember_mlx.backend import get_backend, mx
+
+    if get_backend() == "mlx":
+        return not isinstance(x, mx.array)
+    return mx.default_device() == mx.cpu
+
+
 def check_bool(name: str, value: Any) -> bool:
     """``value`` if it is a bool, or a TypeError naming ``name``."""
     if not isinstance(value, bool):

@@ -16,6 +16,7 @@ from typing import Any
 from ember_mlx.backend import mx, utils
 from ember_mlx.checkpoint import CheckpointError
 from ember_mlx.nn.module import Module
+from ember_mlx.validation import values_known
 
 
 class Float32Module(Module):
@@ -63,9 +64,11 @@ class Float32Module(Module):
         return super().load_arrays(arrays, source)
 
 
-def check_samples(data: Any, argument: str, width: int) -> Any:
+def check_samples(data: Any, argument: str, width: int, *, evaluate: bool = False) -> Any:
     """``data`` as a float32 ``(samples, width)`` array of finite real numbers, or a clear
-    error naming ``argument``."""
+    error naming ``argument``. Values are checked where they are known
+    (:func:`~ember_mlx.validation.values_known`) or with ``evaluate`` (training entry points);
+    shapes and dtypes always."""
     try:
         array = mx.array(data)
         real = not mx.issubdtype(array.dtype, mx.complexfloating)
@@ -81,6 +84,8 @@ def check_samples(data: Any, argument: str, width: int) -> Any:
             f"{argument}: expected at least one sample, got an empty array of shape "
             f"{tuple(array.shape)}"
         )
+    if not (evaluate or values_known(data)):
+        return array
     finite = mx.isfinite(array)
     if not mx.all(finite).item():
         bad = mx.logical_not(finite)

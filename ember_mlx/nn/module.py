@@ -162,6 +162,10 @@ class Module(nn.Module, metaclass=_ModuleType):
                     elif param.kind is param.VAR_POSITIONAL:
                         arguments[name] = list(arguments.pop(name, ()))
                 object.__setattr__(self, "_config", arguments)
+                init(self, *args, **kw)
+                # What unfreeze() keeps frozen: what the finished constructor froze.
+                object.__setattr__(self, "_frozen_when_built", frozenset(self._no_grad))
+                return
             init(self, *args, **kw)
 
         cls.__init__ = recording_init
@@ -192,17 +196,24 @@ class Module(nn.Module, metaclass=_ModuleType):
     def unfreeze(
         self, *, recurse: bool = True, keys: str | list[str] | None = None, strict: bool = False
     ) -> Module:
-        """``nn.Module.unfreeze``, except that batch norms' running statistics stay frozen.
+        """``nn.Module.unfreeze``, except that a blanket unfreeze (``keys=None``) leaves frozen
+        what a module froze when it was built: training state (an RBM's chains and counters),
+        fixed weights (``Parameter(..., requires_grad=False)``, a reservoir's) and batch
+        norms' running statistics. An optimizer would otherwise change them (weight decay), or
+        fail on integer counters. Name them in ``keys`` to unfreeze them anyway.
 
-        ``nn.BatchNorm`` freezes them again when it is unfrozen itself, but an unfreeze that
-        recurses from a containing module clears them too (in MLX as well), and an optimizer
-        with weight decay would then change them.
+        ``nn.BatchNorm`` freezes its statistics again when it is unfrozen itself, but an
+        unfreeze that recurses from a containing module clears them too (in MLX as well).
         """
         super().unfreeze(recurse=recurse, keys=keys, strict=strict)
-        if recurse:
-            for _, module in self.named_modules():
-                if isinstance(module, nn.BatchNorm):
-                    module.freeze(recurse=False, keys=["running_mean", "running_var"])
+        if keys is not None:
+            return self
+        for _, module in self.named_modules() if recurse else [("", self)]:
+            built_frozen = list(module.__dict__.get("_frozen_when_built", ()))
+            if isinstance(module, nn.BatchNorm):
+                built_frozen += ["running_mean", "running_var"]
+            if built_frozen:
+                module.freeze(recurse=False, keys=built_frozen)
         return self
 
     def get_config(self) -> dict[str, Any]:

@@ -1,7 +1,13 @@
 """Feature transforms as functions: PCA, standardization and normalization.
 
-``pca`` returns the fitted quantities as a dict that ``transform`` and ``inverse_transform``
-take apart, so a fit can be stored (``ops.save``) and applied later on any backend.
+``pca`` returns the fitted quantities as a dict of arrays, so a fit can be stored
+(``ops.save``) and applied later on any backend; ``transform`` and ``inverse_transform`` take its
+entries by name::
+
+    fit = pca(x, 2)
+    z = transform(x, fit["components"], fit["mean"])
+    white = transform(x, fit["components"], fit["mean"], whiten=True,
+                      explained_variance=fit["explained_variance"])
 
 Inputs may be arrays of the backend, numpy arrays or nested lists; the latter two become arrays
 by ``mx.array``, MLX's rule (numpy float64 data becomes float32 on MLX and torch). Integer and

@@ -165,10 +165,12 @@ class RBM(Float32Module):
             data (array-like): the samples, one per row.
             argument (str, optional): the argument's name, for error messages.
             probabilities (bool, optional): require values in :math:`[0, 1]` when the visible
-                units are binary (training data and pseudo-likelihoods). Scores and features
-                accept any finite value: an anomaly detector must score out-of-range inputs.
+                units are binary (training data and pseudo-likelihoods, which read the values
+                back anyway). Scores and features accept any finite value (an anomaly detector
+                must score out-of-range inputs), checked only where the values are known
+                without evaluation: they stay lazy on MLX, and compile and vmap.
         """
-        array = check_samples(data, argument, self.visible_size)
+        array = check_samples(data, argument, self.visible_size, evaluate=probabilities)
         if probabilities and not self.gaussian:
             low, high = mx.min(array).item(), mx.max(array).item()
             if low < 0.0 or high > 1.0:

@@ -120,6 +120,12 @@ class LiquidAnomalyDetector(Module):
         self.predictor.read_fitted()
         return self
 
+    def load_weights(self, *args: Any, **kwargs: Any) -> LiquidAnomalyDetector:
+        """``nn.Module.load_weights`` (MLX's own checkpoint loading), the readout included."""
+        super().load_weights(*args, **kwargs)
+        self.predictor.read_fitted()
+        return self
+
     def _sequences(self, inputs: Any) -> tuple[mx.array, bool]:
         dtype = self.predictor.input_weight.dtype
         x, batched = as_sequences("inputs", inputs, self.input_size, dtype)

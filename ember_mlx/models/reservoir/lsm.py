@@ -181,9 +181,10 @@ class LiquidStateMachine(Module):
         Returns:
             The model, fitted.
         """
-        x, batched = as_sequences("inputs", inputs, self.input_size, self.input_weight.dtype)
+        dtype = self.input_weight.dtype
+        x, batched = as_sequences("inputs", inputs, self.input_size, dtype, evaluate=True)
         y, targets_batched = as_sequences(
-            "targets", targets, self.output_size, self.input_weight.dtype
+            "targets", targets, self.output_size, dtype, evaluate=True
         )
         if targets_batched != batched or y.shape[:2] != x.shape[:2]:
             raise ValueError(
@@ -241,6 +242,13 @@ class LiquidStateMachine(Module):
         """Set every parameter (see :meth:`Module.load_arrays`); the readout counts as fitted
         if the arrays hold a fit."""
         super().load_arrays(arrays, source)
+        self.read_fitted()
+        return self
+
+    def load_weights(self, *args: Any, **kwargs: Any) -> LiquidStateMachine:
+        """``nn.Module.load_weights`` (MLX's own checkpoint loading); the readout counts as
+        fitted if the weights hold a fit."""
+        super().load_weights(*args, **kwargs)
         self.read_fitted()
         return self
 

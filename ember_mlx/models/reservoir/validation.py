@@ -7,10 +7,11 @@ import math
 from typing import Any
 
 from ember_mlx.backend import mx
+from ember_mlx.validation import values_known
 
 
 def as_sequences(
-    name: str, value: Any, width: int, dtype: mx.Dtype = mx.float32
+    name: str, value: Any, width: int, dtype: mx.Dtype = mx.float32, evaluate: bool = False
 ) -> tuple[mx.array, bool]:
     """Batch-first ``dtype`` sequences ``(batch, time, width)`` from a 2-D or 3-D array-like.
 
@@ -35,7 +36,8 @@ def as_sequences(
         raise ValueError(f"{name}: expected at least one step, got an empty array {tuple(x.shape)}")
     if x.dtype != dtype:
         x = mx.astype(x, dtype)
-    if not mx.all(mx.isfinite(x)).item():
+    # Values only where known without evaluation, or with ``evaluate`` (fitting data).
+    if (evaluate or values_known(value)) and not mx.all(mx.isfinite(x)).item():
         raise ValueError(f"{name}: expected finite values, got NaN or infinity")
     batched = x.ndim == 3
     return (x if batched else x[None]), batched

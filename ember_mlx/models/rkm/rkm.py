@@ -31,7 +31,7 @@ from typing import Any
 
 from ember_mlx.backend import mx, optim
 from ember_mlx.models.energy_based import Float32Module, check_samples
-from ember_mlx.validation import check_bool, check_count, check_real, check_seed
+from ember_mlx.validation import check_bool, check_count, check_real, check_seed, values_known
 
 from .circuit import ResistorLayer
 from .sampling import DISTRIBUTIONS, SAMPLINGS, Noise, on_probability, random_states, sample_states
@@ -71,9 +71,12 @@ def _check_beta(name: str, value: Any) -> float:
     return check_real(name, value, above=0.0)
 
 
-def _check_states(x: Any, argument: str, width: int) -> Any:
-    """``x`` as a float32 ``(samples, width)`` array of values in [0, 1], or a clear error."""
-    array = check_samples(x, argument, width)
+def _check_states(x: Any, argument: str, width: int, evaluate: bool = False) -> Any:
+    """``x`` as a float32 ``(samples, width)`` array of values in [0, 1], or a clear error
+    (values checked as :func:`~ember_mlx.models.energy_based.check_samples` does)."""
+    array = check_samples(x, argument, width, evaluate=evaluate)
+    if not (evaluate or values_known(x)):
+        return array
     low, high = mx.min(array).item(), mx.max(array).item()
     if low < 0.0 or high > 1.0:
         raise ValueError(
@@ -302,9 +305,11 @@ class RKM(Float32Module):
         backward = ResistorLayer(self.weights.T, self.visible_bias, self.g_v, self.offset)
         return forward, backward
 
-    def check_visible(self, v: Any, argument: str = "v") -> Any:
-        """``v`` as a float32 ``(samples, visible_size)`` array in [0, 1], or a clear error."""
-        return _check_states(v, argument, self.visible_size)
+    def check_visible(self, v: Any, argument: str = "v", *, evaluate: bool = False) -> Any:
+        """``v`` as a float32 ``(samples, visible_size)`` array in [0, 1], or a clear error;
+        values are checked where they are known without evaluation, or with ``evaluate``
+        (training data)."""
+        return _check_states(v, argument, self.visible_size, evaluate)
 
     def check_hidden(self, h: Any, argument: str = "h") -> Any:
         """``h`` as a float32 ``(samples, hidden_size)`` array in [0, 1], or a clear error."""

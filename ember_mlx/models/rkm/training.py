@@ -155,7 +155,7 @@ def rkm_step(rkm: RKM, batch: Any, noise: Noise | None = None) -> None:
         noise (Noise, optional): the random numbers; by default drawn from ``rkm.key``, which
             then advances. Tests pass their own to replay another implementation's draws.
     """
-    batch = rkm.check_visible(batch, "batch")
+    batch = rkm.check_visible(batch, "batch", evaluate=True)
     if noise is not None:
         _update(rkm, batch, noise)
         return
@@ -241,7 +241,7 @@ def train_rkm(
     Returns:
         dict: metric name -> list of per-epoch values.
     """
-    data = rkm.check_visible(data, "data")
+    data = rkm.check_visible(data, "data", evaluate=True)
     epochs = check_count("epochs", epochs)
     batch_size = check_count("batch_size", batch_size)
     metrics = _check_metrics(metrics)
@@ -249,7 +249,7 @@ def train_rkm(
     progress = check_bool("progress", progress)
     validation = None
     if validation_data is not None:
-        validation = rkm.check_visible(validation_data, "validation_data")
+        validation = rkm.check_visible(validation_data, "validation_data", evaluate=True)
 
     samples = data.shape[0]
     starts = range(0, samples, batch_size)
