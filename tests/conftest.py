@@ -50,6 +50,17 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+@pytest.fixture
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no screen); closes the test's figures."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
 @pytest.fixture(autouse=True)
 def _seed_backend():
     """Each test starts from the same global random state."""

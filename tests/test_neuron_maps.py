@@ -503,16 +503,6 @@ def test_networkx_export_equals_ncps_graph(ours, theirs):
     assert graph.number_of_edges() == ours().synapse_count + ours().sensory_synapse_count
 
 
-@pytest.fixture
-def pyplot():
-    matplotlib = pytest.importorskip("matplotlib")
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    yield plt
-    plt.close("all")
-
-
 @pytest.mark.parametrize("neuron_map", all_maps(), ids=lambda m: type(m).__name__)
 def test_draw_returns_a_figure_with_every_node_and_synapse(neuron_map, pyplot):
     from matplotlib.collections import LineCollection, PathCollection
