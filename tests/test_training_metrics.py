@@ -186,6 +186,17 @@ def test_binary_metrics_count_the_roc_point_at_the_threshold(rng):
 # --- regression -----------------------------------------------------------------------------
 
 
+def sklearn_regression_metrics(y_true, y_pred) -> dict:
+    """What :func:`regression_metrics` should return, from scikit-learn."""
+    mse = skm.mean_squared_error(y_true, y_pred)
+    return {
+        "mse": mse,
+        "rmse": np.sqrt(mse),
+        "mae": skm.mean_absolute_error(y_true, y_pred),
+        "r2": skm.r2_score(y_true, y_pred),
+    }
+
+
 @pytest.mark.parametrize("shape", [(30,), (30, 3)])
 def test_regression_metrics(rng, shape):
     y_true = rng.normal(size=shape).astype(np.float32)
@@ -193,13 +204,7 @@ def test_regression_metrics(rng, shape):
     if len(shape) == 2:
         y_true[:, 2] = 1.5  # a constant column: R^2 is 0 unless predicted exactly
     result = regression_metrics(mx.array(y_true), mx.array(y_pred))
-    mse = skm.mean_squared_error(y_true, y_pred)
-    expected = {
-        "mse": mse,
-        "rmse": np.sqrt(mse),
-        "mae": skm.mean_absolute_error(y_true, y_pred),
-        "r2": skm.r2_score(y_true, y_pred),
-    }
+    expected = sklearn_regression_metrics(y_true, y_pred)
     assert result == pytest.approx(expected, rel=1e-5, abs=1e-6)
     if len(shape) == 1:
         assert result["rmse"] == pytest.approx(skm.root_mean_squared_error(y_true, y_pred))
@@ -470,13 +475,7 @@ def test_curves_sum_in_float64(rng):
     ids=["tiny", "near-constant", "huge", "list", "float64-float32", "int64"],
 )
 def test_regression_metrics_compute_in_the_wider_dtype(y_true, y_pred):
-    mse = skm.mean_squared_error(y_true, y_pred)
-    expected = {
-        "mse": mse,
-        "rmse": np.sqrt(mse),
-        "mae": skm.mean_absolute_error(y_true, y_pred),
-        "r2": skm.r2_score(y_true, y_pred),
-    }
+    expected = sklearn_regression_metrics(y_true, y_pred)
     assert regression_metrics(y_true, y_pred) == pytest.approx(expected, rel=1e-9)
 
 
