@@ -469,11 +469,12 @@ def test_bad_constructor_arguments():
         RNNCell(0, 4)
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf])
 @pytest.mark.parametrize("layer", [RNN, LSTM, GRU])
-def test_nan_input_is_an_error_on_the_eager_backends(layer):
+def test_non_finite_input_is_an_error_on_the_eager_backends(layer, value):
     if get_backend() == "mlx":
-        pytest.skip("a lazy MLX input is not evaluated to look for NaN")
+        pytest.skip("a lazy MLX input is not evaluated to look for NaN or infinities")
     x = np.zeros((2, 3, 4), np.float32)
-    x[0, 2, 1] = np.nan
-    with pytest.raises(ValueError, match=r"x: expected finite numbers, got nan .*\(0, 2, 1\)"):
+    x[0, 2, 1] = value
+    with pytest.raises(ValueError, match=rf"x: expected finite numbers, got {value} .*\(0, 2, 1\)"):
         layer(4, 5)(mx.array(x))
