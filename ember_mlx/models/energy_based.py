@@ -70,7 +70,8 @@ def check_samples(data: Any, argument: str, width: int, *, evaluate: bool = Fals
     (:func:`~ember_mlx.validation.values_known`) or with ``evaluate`` (training entry points);
     shapes and dtypes always."""
     try:
-        array = mx.array(data)
+        # An array passes through: mx.array would copy it in every forward pass.
+        array = data if isinstance(data, mx.array) else mx.array(data)
         real = not mx.issubdtype(array.dtype, mx.complexfloating)
         array = mx.astype(array, mx.float32) if real else array
     except (TypeError, ValueError, RuntimeError) as err:  # mlx: RuntimeError for str arrays
